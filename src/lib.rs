@@ -1,0 +1,12 @@
+//! A complete WebSocket implementation: a sans-IO core that any byte stream can
+//! drive, speaking RFC 6455 (and the hybi-07/08 drafts) in both roles and the
+//! legacy hixie-75 and hixie-76 drafts as a server.
+//!
+//! Start with [`protocol::Driver`].
+#![warn(missing_docs)]
+
+pub mod protocol;
+pub mod socket;
+
+pub use protocol::{CloseCode, CloseFrame, Message, Utf8Bytes, Version};
+pub use socket::{Config, WebSocket};

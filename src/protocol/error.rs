@@ -1,0 +1,244 @@
+//! The core's error type.
+
+use super::close::CloseCode;
+use super::version::Version;
+use http::StatusCode;
+use std::fmt;
+
+/// What went wrong, in the core.
+///
+/// Handshake errors come from the constructors and from the client's response
+/// check; a server handshake error knows the HTTP response that should answer it
+/// ([`Error::response`]). Errors of the peer on an open connection never fail an
+/// input: they arrive as [`Event::Error`](super::Event::Error) followed by the close
+/// they caused, and [`Error::close_code`] says which code was sent. Misuse by the
+/// caller, such as sending after close, is an `Err` from the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+}
+
+/// The kinds of [`Error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request is not a well-formed WebSocket upgrade (400).
+    MalformedRequest(&'static str),
+    /// The upgrade request used a method other than GET (405).
+    MethodNotAllowed,
+    /// `Sec-WebSocket-Version` names a version this server does not speak (426).
+    UnsupportedVersion,
+    /// A hixie-75/76 request reached a server that does not allow the drafts (426).
+    DraftsNotAllowed(Version),
+    /// The request head is larger than the configured maximum (431).
+    RequestTooLarge,
+    /// The client URL is not a usable `ws://` or `wss://` URL.
+    InvalidUrl(&'static str),
+    /// The server answered with a status other than 101.
+    UnexpectedStatus(StatusCode),
+    /// The server's handshake response is malformed or misses a required header.
+    MalformedResponse(&'static str),
+    /// `Sec-WebSocket-Accept` does not match the key we sent.
+    InvalidAccept,
+    /// The server chose a subprotocol we did not offer.
+    UnofferedProtocol(String),
+    /// The server accepted an extension we did not offer.
+    UnofferedExtension(String),
+    /// The peer broke the framing rules; the connection closed with 1002.
+    Protocol(&'static str),
+    /// A text message or close reason was not UTF-8; the connection closed with 1007.
+    InvalidUtf8,
+    /// A frame or message exceeded the configured maximum; closed with 1009.
+    TooBig,
+    /// The peer stayed silent past the idle timeout; closed with 1001.
+    IdleTimeout,
+    /// The peer did not answer our close frame within the close timeout.
+    CloseTimeout,
+    /// The connection is closing or closed: nothing more can be sent.
+    Closed,
+    /// The protocol version in use cannot do this (binary or ping on hixie).
+    Unsupported(&'static str),
+    /// A close code that may not be sent, or a control payload over 125 bytes.
+    InvalidControlFrame(&'static str),
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error { kind }
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The close code sent because of this error, for errors that close a connection.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self.kind {
+            ErrorKind::Protocol(_) => Some(CloseCode::PROTOCOL_ERROR),
+            ErrorKind::InvalidUtf8 => Some(CloseCode::INVALID_PAYLOAD),
+            ErrorKind::TooBig => Some(CloseCode::TOO_BIG),
+            ErrorKind::IdleTimeout => Some(CloseCode::GOING_AWAY),
+            ErrorKind::CloseTimeout => Some(CloseCode::ABNORMAL),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status a server answers this handshake error with.
+    pub fn status(&self) -> Option<StatusCode> {
+        Some(match self.kind {
+            ErrorKind::MalformedRequest(_) => StatusCode::BAD_REQUEST,
+            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::UnsupportedVersion | ErrorKind::DraftsNotAllowed(_) => {
+                StatusCode::UPGRADE_REQUIRED
+            }
+            ErrorKind::RequestTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            _ => return None,
+        })
+    }
+
+    /// The HTTP response a server sends for this handshake error: the status, a
+    /// `Sec-WebSocket-Version: 13` header with 426, `Allow: GET` with 405, and a
+    /// one-line plain-text body naming the cause.
+    ///
+    /// ```
+    /// use websocket_protocol::protocol::{Driver, Options};
+    /// let req = http::Request::get("/").header("Upgrade", "websocket")
+    ///     .header("Connection", "Upgrade").header("Sec-WebSocket-Version", "9")
+    ///     .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==").body(()).unwrap();
+    /// let err = Driver::server(&req, Options::default()).unwrap_err();
+    /// let res = err.response().unwrap();
+    /// assert_eq!(res.status(), 426);
+    /// assert_eq!(res.headers()["sec-websocket-version"], "13");
+    /// ```
+    pub fn response(&self) -> Option<http::Response<String>> {
+        let status = self.status()?;
+        let mut builder = http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(http::header::CONNECTION, "close");
+        match self.kind {
+            ErrorKind::UnsupportedVersion | ErrorKind::DraftsNotAllowed(_) => {
+                builder = builder.header("Sec-WebSocket-Version", "13");
+            }
+            ErrorKind::MethodNotAllowed => builder = builder.header(http::header::ALLOW, "GET"),
+            _ => {}
+        }
+        Some(
+            builder
+                .body(format!("{self}\n"))
+                .expect("static response parts are valid"),
+        )
+    }
+
+    /// [`response`](Error::response) as HTTP/1.1 bytes, for servers without an HTTP
+    /// stack of their own.
+    pub fn response_bytes(&self) -> Option<Vec<u8>> {
+        let res = self.response()?;
+        let status = res.status();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (name, value) in res.headers() {
+            out.extend_from_slice(canonical_name(name.as_str()).as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", res.body().len()).as_bytes());
+        out.extend_from_slice(res.body().as_bytes());
+        Some(out)
+    }
+
+    /// Whether the opening handshake failed (either side).
+    pub fn is_handshake(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::MalformedRequest(_)
+                | ErrorKind::MethodNotAllowed
+                | ErrorKind::UnsupportedVersion
+                | ErrorKind::DraftsNotAllowed(_)
+                | ErrorKind::RequestTooLarge
+                | ErrorKind::InvalidUrl(_)
+                | ErrorKind::UnexpectedStatus(_)
+                | ErrorKind::MalformedResponse(_)
+                | ErrorKind::InvalidAccept
+                | ErrorKind::UnofferedProtocol(_)
+                | ErrorKind::UnofferedExtension(_)
+        )
+    }
+
+    /// Whether this is the error for sending on a closing or closed connection.
+    pub fn is_closed(&self) -> bool {
+        self.kind == ErrorKind::Closed
+    }
+}
+
+/// `sec-websocket-version` -> `Sec-WebSocket-Version`, for the few names we write.
+fn canonical_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, part) in name.split('-').enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        if part == "websocket" {
+            out.push_str("WebSocket");
+            continue;
+        }
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    out
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::MalformedRequest(why) => write!(f, "malformed WebSocket request: {why}"),
+            ErrorKind::MethodNotAllowed => f.write_str("a WebSocket upgrade must use GET"),
+            ErrorKind::UnsupportedVersion => f.write_str(
+                "unsupported Sec-WebSocket-Version: answer 426 with Sec-WebSocket-Version: 13",
+            ),
+            ErrorKind::DraftsNotAllowed(v) => write!(
+                f,
+                "{v} requests are refused unless the server allows the drafts: \
+                 answer 426 with Sec-WebSocket-Version: 13"
+            ),
+            ErrorKind::RequestTooLarge => f.write_str("handshake request head is too large"),
+            ErrorKind::InvalidUrl(why) => write!(f, "invalid WebSocket URL: {why}"),
+            ErrorKind::UnexpectedStatus(s) => {
+                write!(f, "server refused the WebSocket upgrade with status {s}")
+            }
+            ErrorKind::MalformedResponse(why) => write!(f, "malformed handshake response: {why}"),
+            ErrorKind::InvalidAccept => {
+                f.write_str("Sec-WebSocket-Accept does not match the key we sent")
+            }
+            ErrorKind::UnofferedProtocol(p) => {
+                write!(f, "server chose subprotocol {p:?}, which we did not offer")
+            }
+            ErrorKind::UnofferedExtension(e) => {
+                write!(f, "server accepted extension {e:?}, which we did not offer")
+            }
+            ErrorKind::Protocol(why) => write!(f, "protocol error: {why}"),
+            ErrorKind::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
+            ErrorKind::TooBig => f.write_str("frame or message exceeds the configured maximum"),
+            ErrorKind::IdleTimeout => f.write_str("peer was silent past the idle timeout"),
+            ErrorKind::CloseTimeout => {
+                f.write_str("peer did not complete the closing handshake in time")
+            }
+            ErrorKind::Closed => f.write_str("the WebSocket is closing or closed"),
+            ErrorKind::Unsupported(what) => {
+                write!(f, "unsupported by this protocol version: {what}")
+            }
+            ErrorKind::InvalidControlFrame(why) => write!(f, "invalid control frame: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,252 @@
+//! RFC 6455 framing (also hybi-07 and hybi-08, which frame the same way).
+//!
+//! The decoder works in place on the driver's input buffer: it unmasks and
+//! validates payload bytes as they arrive, so an invalid text frame fails before
+//! it is complete, and hands out each complete frame's payload as a `Bytes` split
+//! off the buffer, without a copy. Only fragmented messages are copied, once, into
+//! the buffer that joins them.
+
+use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use super::error::{Error, ErrorKind};
+use super::event::Message;
+use super::frame::{self, Header, OpCode};
+use super::mask::apply_mask;
+use super::output::Output;
+use super::utf8::{Utf8Bytes, Utf8Validator};
+use super::version::Role;
+use bytes::{Bytes, BytesMut};
+
+/// A decoded unit: a whole message or a control frame.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    Message(Message),
+    Ping(Bytes),
+    Pong(Bytes),
+    Close(CloseFrame),
+}
+
+#[derive(Debug)]
+enum Read {
+    Header,
+    /// `done` bytes at the front of the input are already unmasked and validated.
+    Payload {
+        header: Header,
+        done: usize,
+    },
+}
+
+/// A fragmented message being joined.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    buf: BytesMut,
+}
+
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    role: Role,
+    max_frame: usize,
+    max_message: usize,
+    read: Read,
+    partial: Option<Partial>,
+    /// Validates the text message in progress, across frames.
+    utf8: Utf8Validator,
+}
+
+fn protocol(why: &'static str) -> Error {
+    Error::new(ErrorKind::Protocol(why))
+}
+
+impl Decoder {
+    pub(crate) fn new(role: Role, max_frame: usize, max_message: usize) -> Self {
+        Decoder {
+            role,
+            max_frame,
+            max_message,
+            read: Read::Header,
+            partial: None,
+            utf8: Utf8Validator::default(),
+        }
+    }
+
+    /// Bytes still missing from the frame being read, when its header is known.
+    pub(crate) fn missing(&self, buffered: usize) -> usize {
+        match &self.read {
+            Read::Header => 0,
+            Read::Payload { header, .. } => (header.len as usize).saturating_sub(buffered),
+        }
+    }
+
+    /// Decodes the next frame from the front of `input`, consuming it. `Ok(None)`
+    /// means more bytes are needed. After an `Err` the decoder must not be used.
+    pub(crate) fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        loop {
+            match self.read {
+                Read::Header => {
+                    let Some((header, size)) = frame::parse_header(input).map_err(protocol)? else {
+                        return Ok(None);
+                    };
+                    self.check_header(&header)?;
+                    let _ = input.split_to(size);
+                    self.read = Read::Payload { header, done: 0 };
+                }
+                Read::Payload { header, done } => {
+                    let len = header.len as usize;
+                    let end = len.min(input.len());
+                    if end > done {
+                        let fresh = &mut input[done..end];
+                        if let Some(key) = header.mask {
+                            apply_mask(fresh, key, done);
+                        }
+                        if self.is_text(&header) {
+                            self.utf8
+                                .feed(fresh)
+                                .map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
+                        }
+                        self.read = Read::Payload { header, done: end };
+                    }
+                    if end < len {
+                        return Ok(None);
+                    }
+                    self.read = Read::Header;
+                    let payload = input.split_to(len).freeze();
+                    if let Some(frame) = self.complete(header, payload)? {
+                        return Ok(Some(frame));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rules that depend on the role, the configuration or the message in progress.
+    fn check_header(&self, header: &Header) -> Result<(), Error> {
+        if header.rsv != 0 {
+            return Err(protocol("RSV bits set without a negotiated extension"));
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(protocol("client frame is not masked")),
+            (Role::Client, true) => return Err(protocol("server frame is masked")),
+            _ => {}
+        }
+        if header.len > self.max_frame as u64 {
+            return Err(Error::new(ErrorKind::TooBig));
+        }
+        match (header.opcode, &self.partial) {
+            (OpCode::Continuation, None) => {
+                return Err(protocol("continuation frame with no message started"))
+            }
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(protocol("new data frame inside a fragmented message"))
+            }
+            _ => {}
+        }
+        if !header.opcode.is_control() {
+            let so_far = self.partial.as_ref().map_or(0, |p| p.buf.len());
+            // Both terms are bounded by the limits, so the sum cannot overflow u64.
+            if so_far as u64 + header.len > self.max_message as u64 {
+                return Err(Error::new(ErrorKind::TooBig));
+            }
+        }
+        Ok(())
+    }
+
+    fn is_text(&self, header: &Header) -> bool {
+        match header.opcode {
+            OpCode::Text => true,
+            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text),
+            _ => false,
+        }
+    }
+
+    fn complete(&mut self, header: Header, payload: Bytes) -> Result<Option<Frame>, Error> {
+        let text = self.is_text(&header);
+        Ok(Some(match header.opcode {
+            OpCode::Ping => Frame::Ping(payload),
+            OpCode::Pong => Frame::Pong(payload),
+            OpCode::Close => Frame::Close(parse_close(&payload)?),
+            OpCode::Text | OpCode::Binary if header.fin => {
+                Frame::Message(self.finish(text, payload)?)
+            }
+            OpCode::Text | OpCode::Binary => {
+                let mut buf = BytesMut::with_capacity(payload.len() * 2);
+                buf.extend_from_slice(&payload);
+                self.partial = Some(Partial { text, buf });
+                return Ok(None);
+            }
+            OpCode::Continuation => {
+                let partial = self.partial.as_mut().expect("checked in check_header");
+                partial.buf.extend_from_slice(&payload);
+                if !header.fin {
+                    return Ok(None);
+                }
+                let partial = self.partial.take().expect("present");
+                Frame::Message(self.finish(partial.text, partial.buf.freeze())?)
+            }
+        }))
+    }
+
+    fn finish(&mut self, text: bool, payload: Bytes) -> Result<Message, Error> {
+        if !text {
+            return Ok(Message::Binary(payload));
+        }
+        self.utf8
+            .finish()
+            .map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
+        Ok(Message::Text(Utf8Bytes::from_validated(payload)))
+    }
+}
+
+/// Validates a close frame's payload (RFC 6455 sections 5.5.1 and 7.4).
+fn parse_close(payload: &[u8]) -> Result<CloseFrame, Error> {
+    match payload {
+        [] => Ok(CloseFrame::new(CloseCode::NO_STATUS, "")),
+        [_] => Err(protocol("close frame with a 1-byte payload")),
+        [hi, lo, reason @ ..] => {
+            let code = CloseCode::from(u16::from_be_bytes([*hi, *lo]));
+            if !code.is_sendable() {
+                return Err(protocol("close frame with a reserved or invalid code"));
+            }
+            let reason = Utf8Bytes::try_from(Bytes::copy_from_slice(reason))
+                .map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
+            Ok(CloseFrame { code, reason })
+        }
+    }
+}
+
+/// Encodes one final frame into `out`, masking it with a fresh random key when
+/// `role` is the client.
+pub(crate) fn encode(out: &mut Output, role: Role, opcode: OpCode, payload: Bytes) {
+    match role {
+        Role::Server => {
+            let before = out.buf().len();
+            frame::write_header(out.buf(), opcode, None, payload.len());
+            let header_len = out.buf().len() - before;
+            out.wrote(header_len);
+            out.push_payload(payload);
+        }
+        Role::Client => {
+            let key: [u8; 4] = rand::random();
+            let buf = out.buf();
+            let before = buf.len();
+            buf.reserve(frame::MAX_HEADER + payload.len());
+            frame::write_header(buf, opcode, Some(key), payload.len());
+            let start = buf.len();
+            buf.extend_from_slice(&payload);
+            apply_mask(&mut buf[start..], key, 0);
+            let written = buf.len() - before;
+            out.wrote(written);
+        }
+    }
+}
+
+/// The payload of a close frame we send.
+pub(crate) fn close_payload(frame: Option<&CloseFrame>) -> Bytes {
+    let Some(frame) = frame else {
+        return Bytes::new();
+    };
+    let mut payload = Vec::with_capacity(2 + frame.reason.len());
+    payload.extend_from_slice(&u16::from(frame.code).to_be_bytes());
+    payload.extend_from_slice(frame.reason.as_bytes());
+    debug_assert!(frame.reason.len() <= MAX_CLOSE_REASON);
+    Bytes::from(payload)
+}

@@ -1,0 +1,34 @@
+//! The sans-IO protocol core.
+//!
+//! [`Driver`] owns every rule of the protocol and does no I/O: feed it the bytes
+//! your transport reads, write the bytes it hands you, and react to its
+//! [`Event`]s. It never blocks, spawns or reads a clock (time enters through
+//! [`Driver::handle_timeout`]), so it runs the same over a blocking
+//! `std::net::TcpStream`, a tokio stream or an in-memory buffer in a test.
+//!
+//! It speaks RFC 6455 (announced as hybi-07, hybi-08 or 13) in both roles and the
+//! legacy hixie-75 and hixie-76 drafts as a server.
+
+mod close;
+mod driver;
+mod error;
+mod event;
+mod frame;
+mod handshake;
+mod hixie;
+mod hybi;
+mod mask;
+mod options;
+mod output;
+mod utf8;
+mod version;
+
+pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+pub use driver::{Driver, KEEPALIVE_PAYLOAD};
+pub use error::{Error, ErrorKind};
+pub use event::{Event, Message, Transmit};
+pub use handshake::{accept_key, parse_request};
+pub use mask::apply_mask;
+pub use options::Options;
+pub use utf8::Utf8Bytes;
+pub use version::{ReadyState, Role, Version};

@@ -1,0 +1,162 @@
+//! Options shared by both roles: limits, timers, subprotocols.
+
+use http::HeaderMap;
+use std::time::Duration;
+
+/// Limits, timers and negotiation settings for a [`Driver`](super::Driver).
+///
+/// Every limit has a safe default:
+///
+/// | setting | default | used by |
+/// |---|---|---|
+/// | [`max_frame_size`](Options::max_frame_size) | 16 MiB | both |
+/// | [`max_message_size`](Options::max_message_size) | 64 MiB | both |
+/// | [`max_handshake_size`](Options::max_handshake_size) | 16 KiB | both |
+/// | [`close_timeout`](Options::close_timeout) | 5 s | both |
+/// | [`keepalive`](Options::keepalive) | off | both |
+/// | [`idle_timeout`](Options::idle_timeout) | off | both |
+/// | [`protocols`](Options::protocols) | none | both |
+/// | [`allow_drafts`](Options::allow_drafts) | `false` | server |
+/// | [`secure`](Options::secure) | `false` | server (hixie `Location`) |
+/// | [`headers`](Options::headers) | none | client |
+///
+/// ```
+/// use std::time::Duration;
+/// use websocket_protocol::protocol::Options;
+/// let options = Options::default()
+///     .protocols(["chat", "superchat"])
+///     .max_message_size(1 << 20)
+///     .keepalive(Duration::from_secs(20))
+///     .idle_timeout(Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_handshake_size: usize,
+    pub(crate) close_timeout: Duration,
+    pub(crate) keepalive: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) protocols: Vec<String>,
+    pub(crate) allow_drafts: bool,
+    pub(crate) secure: bool,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_handshake_size: 16 << 10,
+            close_timeout: Duration::from_secs(5),
+            keepalive: None,
+            idle_timeout: None,
+            protocols: Vec::new(),
+            allow_drafts: false,
+            secure: false,
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
+impl Options {
+    /// Largest payload of a single incoming frame; a larger one closes with 1009.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Largest incoming message, all fragments together (and the largest hixie
+    /// frame); a larger one closes with 1009.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Largest HTTP head accepted during the opening handshake.
+    pub fn max_handshake_size(mut self, bytes: usize) -> Self {
+        self.max_handshake_size = bytes;
+        self
+    }
+
+    /// How long to wait for the peer's close frame after sending ours (and, on the
+    /// client, for the server to close the transport) before giving up.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sends a ping whenever the peer has been silent for `interval`.
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = Some(interval);
+        self
+    }
+
+    /// Closes with 1001 a peer that stays silent for `timeout`.
+    ///
+    /// With [`keepalive`](Options::keepalive) set, the peer gets a ping after
+    /// `interval` of silence and the connection closes if nothing at all arrives
+    /// within `timeout` of that ping. Without keepalive, silence is checked at
+    /// `timeout` intervals, so a silent peer is closed between one and two
+    /// timeouts after it last spoke.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// The subprotocols to negotiate through `Sec-WebSocket-Protocol`.
+    ///
+    /// A client offers them in this order. A server picks the **first protocol in
+    /// the client's list that appears here** (the client's preference wins, as in
+    /// the seed module and Node's `ws`); with no match, or none configured, the
+    /// handshake succeeds without a subprotocol, as RFC 6455 section 4.2.2 allows.
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accept the hixie-75 and hixie-76 drafts (server). Off by default: the drafts
+    /// predate masking, so a request for them gets 426 unless this is set.
+    pub fn allow_drafts(mut self, allow: bool) -> Self {
+        self.allow_drafts = allow;
+        self
+    }
+
+    /// Whether the server is reached through TLS, which makes the hixie
+    /// `Location` header say `wss://` instead of `ws://`.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Extra headers for the client's handshake request (authorization, cookies).
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The configured subprotocols.
+    pub fn get_protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The configured maximum message size.
+    pub fn get_max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// The configured close timeout.
+    pub fn get_close_timeout(&self) -> Duration {
+        self.close_timeout
+    }
+
+    /// Whether the drafts are allowed.
+    pub fn get_allow_drafts(&self) -> bool {
+        self.allow_drafts
+    }
+}

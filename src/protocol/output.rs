@@ -1,0 +1,131 @@
+//! The queue of bytes waiting to be written.
+
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+
+/// Payloads at least this large are queued as their own chunk instead of being
+/// copied behind their header, so an unmasked large message is written without a
+/// copy (vectored with its header by the I/O layer).
+const ZERO_COPY_THRESHOLD: usize = 16 << 10;
+
+/// Bytes to write: small frames are packed into one buffer so that a burst of them
+/// leaves in one write; large unmasked payloads ride as separate chunks.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    /// Frames packed since the last chunk boundary.
+    packed: BytesMut,
+    /// Chunks ready to go, before `packed`.
+    chunks: VecDeque<Bytes>,
+    /// Total bytes held, for backpressure.
+    len: usize,
+}
+
+impl Output {
+    /// The buffer new bytes are appended to. Call [`Output::wrote`] afterwards.
+    pub(crate) fn buf(&mut self) -> &mut BytesMut {
+        &mut self.packed
+    }
+
+    /// Accounts for `n` bytes appended through [`Output::buf`].
+    pub(crate) fn wrote(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    /// Appends bytes, copying them.
+    pub(crate) fn extend(&mut self, data: &[u8]) {
+        self.packed.extend_from_slice(data);
+        self.len += data.len();
+    }
+
+    /// Appends a payload, without a copy when it is large.
+    pub(crate) fn push_payload(&mut self, payload: Bytes) {
+        if payload.len() < ZERO_COPY_THRESHOLD {
+            self.extend(&payload);
+            return;
+        }
+        self.seal();
+        self.len += payload.len();
+        self.chunks.push_back(payload);
+    }
+
+    /// Moves the packed bytes behind the chunks, keeping order.
+    fn seal(&mut self) {
+        if !self.packed.is_empty() {
+            self.chunks.push_back(self.packed.split().freeze());
+        }
+    }
+
+    /// The next bytes to write, oldest first.
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let next = match self.chunks.pop_front() {
+            Some(chunk) => chunk,
+            None if !self.packed.is_empty() => self.packed.split().freeze(),
+            None => return None,
+        };
+        self.len -= next.len();
+        Some(next)
+    }
+
+    /// Bytes waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Moves everything from `other` behind what is queued here.
+    pub(crate) fn append(&mut self, other: &mut Output) {
+        while let Some(chunk) = other.pop() {
+            self.push_payload(chunk);
+        }
+    }
+
+    /// Drops everything queued.
+    pub(crate) fn clear(&mut self) {
+        self.packed.clear();
+        self.chunks.clear();
+        self.len = 0;
+    }
+
+    /// Gives memory back after a burst of large frames.
+    pub(crate) fn shrink(&mut self) {
+        if self.len == 0 && self.packed.capacity() > 64 << 10 {
+            self.packed = BytesMut::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_across_packed_bytes_and_chunks() {
+        let mut out = Output::default();
+        out.extend(b"ab");
+        let big = Bytes::from(vec![7u8; ZERO_COPY_THRESHOLD]);
+        out.push_payload(big.clone());
+        out.extend(b"cd");
+        assert_eq!(out.len(), 4 + big.len());
+        let mut all = Vec::new();
+        while let Some(b) = out.pop() {
+            all.extend_from_slice(&b);
+        }
+        let mut expected = b"ab".to_vec();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"cd");
+        assert_eq!(all, expected);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn large_payloads_are_not_copied() {
+        let mut out = Output::default();
+        let big = Bytes::from(vec![1u8; ZERO_COPY_THRESHOLD * 2]);
+        out.push_payload(big.clone());
+        assert_eq!(out.pop().unwrap().as_ptr(), big.as_ptr());
+    }
+}

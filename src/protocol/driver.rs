@@ -208,6 +208,32 @@ impl Driver {
         Ok(driver)
     }
 
+    /// A server driver for a WebSocket over HTTP/2 (RFC 8441): an extended CONNECT
+    /// whose `:protocol` pseudo-header the caller has checked to be `websocket`.
+    ///
+    /// The method must be CONNECT (else [`ErrorKind::MethodNotAllowed`]) and
+    /// `Sec-WebSocket-Version` 13 ([`ErrorKind::UnsupportedVersion`] for another,
+    /// [`ErrorKind::MalformedRequest`] when missing). There is no key:
+    /// [`handshake_response`](Driver::handshake_response) is a `200` carrying only
+    /// the chosen subprotocol, for the HTTP/2 stack to send; then call
+    /// [`start_without_head`](Driver::start_without_head) and run the connection
+    /// over the stream.
+    pub fn server_extended_connect(
+        request: &http::Request<()>,
+        options: Options,
+    ) -> Result<Driver, Error> {
+        let accepted = handshake::accept_extended_connect(request, &options)?;
+        let mut driver = Driver::new(
+            Role::Server,
+            accepted.version,
+            options,
+            Start::Server(accepted.clone()),
+        );
+        driver.protocol = accepted.protocol.clone();
+        driver.response = Some(accepted.response());
+        Ok(driver)
+    }
+
     /// A server driver from the raw bytes of the connection so far, for servers
     /// with no HTTP stack: `Ok(None)` until the request head is complete. Bytes
     /// after the head (a hixie-76 body, early frames) are kept for the connection.

@@ -239,6 +239,38 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
     Ok(out)
 }
 
+/// Validates an HTTP/2 extended CONNECT (RFC 8441) and builds its `200` response.
+/// The caller has checked the `:protocol` pseudo-header, which `http::Request`
+/// does not carry. There is no key to answer: the version must be 13 and the
+/// only response header is the chosen subprotocol.
+pub(crate) fn accept_extended_connect(
+    req: &Request<()>,
+    options: &Options,
+) -> Result<Accepted, Error> {
+    if req.method() != Method::CONNECT {
+        return Err(Error::new(ErrorKind::MethodNotAllowed));
+    }
+    match single(req.headers(), "sec-websocket-version")? {
+        Some("13") => {}
+        Some(_) => return Err(Error::new(ErrorKind::UnsupportedVersion)),
+        None => return Err(malformed("missing Sec-WebSocket-Version")),
+    }
+    let protocol = negotiate(req.headers(), Version::Hybi13, &options.protocols);
+    let mut out = Accepted {
+        version: Version::Hybi13,
+        protocol: protocol.clone(),
+        status: StatusCode::OK,
+        reason: "OK",
+        headers: Vec::new(),
+        hixie76_keys: None,
+    };
+    if let Some(p) = protocol {
+        HeaderValue::from_str(&p).map_err(|_| malformed("a header value cannot be echoed"))?;
+        out.headers.push(("Sec-WebSocket-Protocol", p));
+    }
+    Ok(out)
+}
+
 /// The first protocol in the client's list that the server supports.
 fn negotiate(headers: &HeaderMap, version: Version, supported: &[String]) -> Option<String> {
     let name = if version == Version::Hixie75 {
@@ -514,6 +546,28 @@ mod tests {
         assert!(hixie76_key_number("   ").is_err());
         assert!(hixie76_key_number("99999999999 ").is_err()); // over 32 bits
         assert_eq!(hixie76_key_number("1 2").unwrap(), 12);
+    }
+
+    #[test]
+    fn extended_connect_answers_200_with_the_chosen_protocol_only() {
+        let req = Request::connect("/chat")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-protocol", "x, chat")
+            .body(())
+            .unwrap();
+        let options = Options::default().protocols(["chat"]);
+        let accepted = accept_extended_connect(&req, &options).unwrap();
+        let res = accepted.response();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers().len(), 1);
+        assert_eq!(res.headers()["sec-websocket-protocol"], "chat");
+
+        let get = Request::get("/").header("sec-websocket-version", "13");
+        let err = accept_extended_connect(&get.body(()).unwrap(), &options).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::MethodNotAllowed);
+        let v8 = Request::connect("/").header("sec-websocket-version", "8");
+        let err = accept_extended_connect(&v8.body(()).unwrap(), &options).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::UnsupportedVersion);
     }
 
     #[test]

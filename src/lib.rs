@@ -2,10 +2,12 @@
 //! drive, speaking RFC 6455 (and the hybi-07/08 drafts) in both roles and the
 //! legacy hixie-75 and hixie-76 drafts as a server.
 //!
-//! Start with [`protocol::Driver`].
+//! Start with [`protocol::Driver`] for the sans-IO core, or [`server`] to accept
+//! WebSockets in a hyper, tower or axum server.
 #![warn(missing_docs)]
 
 pub mod protocol;
+pub mod server;
 pub mod socket;
 
 pub use protocol::{CloseCode, CloseFrame, Message, Utf8Bytes, Version};

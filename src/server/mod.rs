@@ -1,0 +1,147 @@
+//! Accepting WebSockets in an HTTP server: [`is_websocket`], the tower
+//! [`WsLayer`], the axum extractor [`WsUpgrade`] (feature `axum`), and
+//! [`Shutdown`] for closing every live socket.
+//!
+//! The handshake rules live in [`protocol::Driver`](crate::protocol::Driver); this
+//! module answers the request through hyper and, once hyper hands over the upgraded
+//! connection, gives your handler a [`ServerSocket`].
+//!
+//! # Which requests are upgraded
+//!
+//! - HTTP/1.1 (and hixie-75/76 when [`allow_drafts`](WsLayer::allow_drafts) is set):
+//!   a GET whose `Upgrade` header lists `websocket` and whose `Connection` header
+//!   lists `upgrade` gets `101 Switching Protocols`.
+//! - HTTP/2 (RFC 8441): an extended CONNECT with `:protocol websocket` and
+//!   `Sec-WebSocket-Version: 13` gets `200`. hyper's HTTP/2 server must announce
+//!   the extended CONNECT (`enable_connect_protocol()`; [`http_builder`] and
+//!   `axum::serve` do).
+//!
+//! A request that asks for an upgrade but is not a valid one gets a plain HTTP
+//! error, never a panic: 400 when malformed (no `Connection: upgrade`, no or a bad
+//! `Sec-WebSocket-Key`), 405 for a method other than GET (CONNECT on HTTP/2), 426
+//! with `Sec-WebSocket-Version: 13` for a version this server does not speak (and
+//! for the drafts unless allowed), 403 for an origin the policy refuses, 503 once
+//! [`Shutdown`] was triggered.
+//!
+//! # Serving with hyper
+//!
+//! [`http_builder`] returns hyper-util's HTTP/1.1 + HTTP/2 server builder set up for
+//! WebSockets; serve each connection with `serve_connection_with_upgrades`, since an
+//! upgrade needs the connection handed over:
+//!
+//! ```no_run
+//! use hyper_util::rt::TokioIo;
+//! use hyper_util::service::TowerToHyperService;
+//! use websocket_protocol::server::{http_builder, RequestInfo, ServerSocket, WsLayer};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let not_found = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("not a WebSocket")))
+//! });
+//! let service = tower::Layer::layer(
+//!     &WsLayer::new(|ws: ServerSocket, req: RequestInfo| async move {
+//!         println!("{} connected with {}", req.uri(), ws_version(&ws));
+//!     }),
+//!     not_found,
+//! );
+//! # fn ws_version(_: &ServerSocket) -> &'static str { "" }
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (tcp, _) = listener.accept().await?;
+//!     let service = TowerToHyperService::new(service.clone());
+//!     tokio::spawn(async move {
+//!         let _ = http_builder()
+//!             .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+//!             .await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! # The drafts through hyper
+//!
+//! hixie-75 and hixie-76 clients are picky about the response head: hixie-75
+//! compares its first 85 bytes, `HTTP/1.1 101 Web Socket Protocol Handshake`,
+//! `Upgrade: WebSocket`, `Connection: Upgrade`, byte for byte. The layer and the
+//! extractor set the drafts' reason phrase through `hyper::ext::ReasonPhrase`, but
+//! hyper writes header names in lower case unless its HTTP/1 server is built with
+//! **`title_case_headers(true)`**, which [`http_builder`] sets. `axum::serve` does
+//! not: serve an axum `Router` that accepts the drafts with [`http_builder`]. The
+//! hixie-76 key bytes are read from the upgraded stream (hyper passes on whatever it
+//! read past the head) and the 16-byte answer follows the head.
+//!
+//! # Testing a handler without TCP
+//!
+//! [`serve_connection`] serves one connection of any byte stream, so a test can put
+//! a router at one end of [`tokio::io::duplex`] and a WebSocket client at the other
+//! (here tokio-tungstenite; any client that runs over a stream will do):
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use websocket_protocol::server::{serve_connection, WsUpgrade};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Router::new().route(
+//!     "/ws",
+//!     get(|ws: WsUpgrade| async move { ws.on_upgrade(|_socket| async {}) }),
+//! );
+//! let (client, server) = tokio::io::duplex(64 << 10);
+//! tokio::spawn(serve_connection(server, app));
+//! # let client_io = client;
+//! // let (ws, response) = tokio_tungstenite::client_async("ws://test/ws", client_io).await?;
+//! # let _ = client_io;
+//! # }
+//! ```
+//!
+//! See `tests/server_axum.rs` for tests written this way.
+
+mod accept;
+mod conn;
+#[cfg(feature = "axum")]
+mod extract;
+mod io;
+mod layer;
+mod request;
+mod shutdown;
+
+pub use conn::{http_builder, serve_connection};
+#[cfg(feature = "axum")]
+pub use extract::{WsRejection, WsUpgrade};
+pub use io::ServerIo;
+pub use layer::{ResponseFuture, WsBody, WsLayer, WsService};
+pub use request::RequestInfo;
+pub use shutdown::{Shutdown, ShutdownOutcome};
+
+use crate::socket::WebSocket;
+
+/// The socket a server handler receives: the typed [`WebSocket`] over hyper's
+/// upgraded connection.
+pub type ServerSocket = WebSocket<ServerIo>;
+
+/// Whether `request` is a WebSocket upgrade: an HTTP/1.1 GET whose `Upgrade`
+/// header lists `websocket` and whose `Connection` header lists `upgrade` (tokens
+/// matched case-insensitively in comma lists), or an HTTP/2 extended CONNECT with
+/// `:protocol websocket`.
+///
+/// It says nothing about the rest of the handshake: a request can be a WebSocket
+/// upgrade and still be refused (a bad key, an unknown version).
+///
+/// ```
+/// use websocket_protocol::server::is_websocket;
+/// let req = http::Request::get("/chat")
+///     .header("Upgrade", "WebSocket")
+///     .header("Connection", "keep-alive, Upgrade")
+///     .body(())
+///     .unwrap();
+/// assert!(is_websocket(&req));
+/// assert!(!is_websocket(&http::Request::get("/").body(()).unwrap()));
+/// ```
+pub fn is_websocket<B>(request: &http::Request<B>) -> bool {
+    if accept::is_extended_connect(request.method(), request.extensions()) {
+        return true;
+    }
+    request.method() == http::Method::GET
+        && accept::has_token(request.headers(), http::header::UPGRADE, "websocket")
+        && accept::has_token(request.headers(), http::header::CONNECTION, "upgrade")
+}

@@ -79,6 +79,10 @@ impl Refusal {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
             );
+            // Whatever the client sent after its upgrade request (a hixie-76 key,
+            // early frames) must not be read as the next request.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
             res
         });
         if version >= http::Version::HTTP_2 {
@@ -104,6 +108,9 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// A user's decision on a request's origin (`None`: no `Origin` header).
+pub(crate) type OriginCheck = dyn Fn(Option<&str>) -> bool + Send + Sync;
+
 /// Which origins may open a socket. Browsers always send `Origin` (hybi-07/08:
 /// `Sec-WebSocket-Origin`); other clients usually do not, and a list lets those in.
 #[derive(Clone, Default)]
@@ -111,7 +118,7 @@ pub(crate) enum OriginPolicy {
     #[default]
     Any,
     List(Arc<[String]>),
-    Check(Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>),
+    Check(Arc<OriginCheck>),
 }
 
 impl fmt::Debug for OriginPolicy {

@@ -41,9 +41,8 @@ use tokio::task::AbortHandle;
 ///     WsLayer::new(|_ws: ServerSocket, _req: RequestInfo| async {}).shutdown(&shutdown),
 /// );
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// let server = tokio::spawn(
-///     axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).into_future(),
-/// );
+/// let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered());
+/// let server = tokio::spawn(async move { server.await });
 /// tokio::signal::ctrl_c().await?;
 /// let outcome = shutdown.close_all(Duration::from_secs(5)).await;
 /// println!("{} sockets closed, {} aborted", outcome.closed, outcome.aborted);

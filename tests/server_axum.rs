@@ -7,14 +7,19 @@ mod server_util;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
+use futures::{SinkExt, StreamExt};
 use server_util::{exchange, read_head, send, serve, LIMIT};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message as TMessage;
 use websocket_protocol::server::{serve_connection, RequestInfo, ServerSocket, WsLayer, WsUpgrade};
 
-async fn hold(ws: ServerSocket) {
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    drop(ws);
+async fn hold(mut ws: ServerSocket) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
 }
 
 async fn extractor(ws: WsUpgrade) -> Response {
@@ -88,12 +93,18 @@ async fn tungstenite_connects_through_the_layer_with_a_subprotocol() {
         "sec-websocket-protocol",
         HeaderValue::from_static("superchat, chat"),
     );
-    let (_ws, response) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(request))
+    let (mut ws, response) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(request))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(response.status(), 101);
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    ws.send(TMessage::text("through the layer")).await.unwrap();
+    let echoed = tokio::time::timeout(LIMIT, ws.next()).await.unwrap();
+    assert_eq!(
+        echoed.unwrap().unwrap(),
+        TMessage::text("through the layer")
+    );
 }
 
 #[tokio::test]
@@ -110,7 +121,7 @@ async fn tungstenite_connects_through_the_extractor_with_a_subprotocol() {
         "sec-websocket-protocol",
         HeaderValue::from_static("x, superchat, chat"),
     );
-    let (_ws, response) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(request))
+    let (mut ws, response) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(request))
         .await
         .unwrap()
         .unwrap();
@@ -118,6 +129,14 @@ async fn tungstenite_connects_through_the_extractor_with_a_subprotocol() {
     assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
     assert_eq!(response.headers()["x-chosen"], "superchat");
     assert_eq!(response.headers()["x-version"], "hybi-13");
+    ws.send(TMessage::text("through the extractor"))
+        .await
+        .unwrap();
+    let echoed = tokio::time::timeout(LIMIT, ws.next()).await.unwrap();
+    assert_eq!(
+        echoed.unwrap().unwrap(),
+        TMessage::text("through the extractor")
+    );
 }
 
 #[tokio::test]
@@ -294,7 +313,7 @@ async fn a_router_is_testable_over_an_in_memory_stream() {
     let router = Router::new().route("/extract", any(extractor));
     let (client, server) = tokio::io::duplex(64 << 10);
     tokio::spawn(serve_connection(server, router));
-    let (_ws, response) = tokio::time::timeout(
+    let (mut ws, response) = tokio::time::timeout(
         LIMIT,
         tokio_tungstenite::client_async("ws://test/extract", client),
     )
@@ -303,4 +322,7 @@ async fn a_router_is_testable_over_an_in_memory_stream() {
     .unwrap();
     assert_eq!(response.status(), 101);
     assert_eq!(response.headers()["x-version"], "hybi-13");
+    ws.send(TMessage::binary(vec![1u8, 2, 3])).await.unwrap();
+    let echoed = tokio::time::timeout(LIMIT, ws.next()).await.unwrap();
+    assert_eq!(echoed.unwrap().unwrap(), TMessage::binary(vec![1u8, 2, 3]));
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use websocket_protocol::server::{RequestInfo, ServerSocket, WsLayer};
 
-async fn hold(ws: ServerSocket, _req: RequestInfo) {
-    // Keep the connection up while the test reads.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    drop(ws);
+/// Reads until the peer goes: the socket does its I/O (the hixie-76 answer
+/// included) only while someone polls it.
+async fn hold(mut ws: ServerSocket, _req: RequestInfo) {
+    while let Some(Ok(_)) = ws.recv().await {}
 }
 
 async fn server() -> std::net::SocketAddr {

@@ -78,19 +78,33 @@
 //!
 //! ```
 //! use axum::{routing::get, Router};
+//! use futures::{SinkExt, StreamExt};
+//! use tokio_tungstenite::tungstenite::Message;
 //! use websocket_protocol::server::{serve_connection, WsUpgrade};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let app = Router::new().route(
-//!     "/ws",
-//!     get(|ws: WsUpgrade| async move { ws.on_upgrade(|_socket| async {}) }),
+//!     "/echo",
+//!     get(|ws: WsUpgrade| async move {
+//!         ws.on_upgrade(|mut socket| async move {
+//!             while let Some(Ok(message)) = socket.recv().await {
+//!                 if socket.send(message).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         })
+//!     }),
 //! );
-//! let (client, server) = tokio::io::duplex(64 << 10);
-//! tokio::spawn(serve_connection(server, app));
-//! # let client_io = client;
-//! // let (ws, response) = tokio_tungstenite::client_async("ws://test/ws", client_io).await?;
-//! # let _ = client_io;
+//! let (client_io, server_io) = tokio::io::duplex(64 << 10);
+//! tokio::spawn(serve_connection(server_io, app));
+//!
+//! let (mut client, response) =
+//!     tokio_tungstenite::client_async("ws://test/echo", client_io).await?;
+//! assert_eq!(response.status(), 101);
+//! client.send(Message::text("hello")).await?;
+//! assert_eq!(client.next().await.unwrap()?, Message::text("hello"));
+//! # Ok(())
 //! # }
 //! ```
 //!

@@ -183,6 +183,30 @@ async fn origins_outside_the_list_get_403() {
 }
 
 #[tokio::test]
+async fn the_extractor_refuses_origins_too() {
+    let router = Router::new().route(
+        "/",
+        get(|ws: WsUpgrade| async move {
+            ws.allowed_origins(["http://good.example"])
+                .on_upgrade(|_socket| async {})
+        }),
+    );
+    let addr = serve(router).await;
+    let res = exchange(
+        addr,
+        upgrade("/", "Origin: http://evil.example\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(status_line(&res), "HTTP/1.1 403 Forbidden", "{res}");
+    let mut tcp = send(
+        addr,
+        upgrade("/", "Origin: http://good.example\r\n").as_bytes(),
+    )
+    .await;
+    assert!(read_head(&mut tcp).await.starts_with(b"HTTP/1.1 101 "));
+}
+
+#[tokio::test]
 async fn an_origin_closure_decides() {
     let layer = WsLayer::new(|ws: ServerSocket, _req: RequestInfo| hold(ws))
         .check_origin(|origin| origin.is_some_and(|o| o.ends_with(".good.example")));

@@ -231,6 +231,11 @@ impl Head {
         self.request.version()
     }
 
+    #[cfg(feature = "axum")]
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        self.request.headers()
+    }
+
     /// The core's driver for this request.
     pub(crate) fn driver(&self, options: Options) -> Result<Driver, Refusal> {
         if self.extended_connect {

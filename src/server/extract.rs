@@ -1,6 +1,6 @@
 //! The axum extractor.
 
-use super::accept::{self, Head, OnFailed, Refusal, Settings};
+use super::accept::{self, Head, OnFailed, OriginPolicy, Refusal, Settings};
 use super::shutdown::Shutdown;
 use super::ServerSocket;
 use crate::protocol::{Options, Version};
@@ -12,6 +12,7 @@ use http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 /// An axum extractor for a WebSocket upgrade request, over HTTP/1.1 or HTTP/2.
 ///
@@ -105,6 +106,30 @@ impl WsUpgrade {
         self
     }
 
+    /// Accepts only these origins (compared ignoring ASCII case); others get 403
+    /// from [`on_upgrade`](WsUpgrade::on_upgrade). A request without `Origin` (a
+    /// non-browser client) is accepted; use
+    /// [`check_origin`](WsUpgrade::check_origin) to refuse those too.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list: Vec<String> = origins.into_iter().map(Into::into).collect();
+        self.settings.origin = OriginPolicy::List(list.into());
+        self
+    }
+
+    /// Decides on the request's origin (`None` when it has no `Origin` header);
+    /// `false` makes [`on_upgrade`](WsUpgrade::on_upgrade) answer 403.
+    pub fn check_origin<F>(mut self, check: F) -> Self
+    where
+        F: Fn(Option<&str>) -> bool + Send + Sync + 'static,
+    {
+        self.settings.origin = OriginPolicy::Check(Arc::new(check));
+        self
+    }
+
     /// Tracks the socket in `shutdown`, which can close every socket it tracks.
     pub fn shutdown(mut self, shutdown: &Shutdown) -> Self {
         self.settings.shutdown = Some(shutdown.clone());
@@ -125,8 +150,8 @@ impl WsUpgrade {
     /// Answers the handshake and, once hyper hands the connection over, runs
     /// `callback` on the socket in a task of its own. Returns the response to send:
     /// 101 (200 over HTTP/2), or the refusal when the settings chosen since
-    /// extraction refuse the request (426 for a draft not allowed, 503 once the
-    /// shutdown was triggered).
+    /// extraction refuse the request (426 for a draft not allowed, 403 for an
+    /// origin not allowed, 503 once the shutdown was triggered).
     pub fn on_upgrade<F, Fut>(self, callback: F) -> Response
     where
         F: FnOnce(ServerSocket) -> Fut + Send + 'static,
@@ -137,7 +162,10 @@ impl WsUpgrade {
             .settings
             .check_shutdown()
             .and_then(|()| self.head.driver(self.settings.options()))
-        {
+            .and_then(|driver| {
+                self.settings.check_origin(self.head.headers())?;
+                Ok(driver)
+            }) {
             Ok(driver) => driver,
             Err(refusal) => return WsRejection::new(refusal, http_version).into_response(),
         };

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use websocket_protocol::protocol::{Driver, Event, Message, Options, Transmit};
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9002".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9002".into());
     let listener = TcpListener::bind(&addr)?;
     println!("listening on ws://{}", listener.local_addr()?);
     for stream in listener.incoming() {
@@ -84,14 +86,19 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             }
         }
         // Wait for input, but no longer than the next timer.
-        let wait = driver
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        let wait = driver.poll_timeout().map(|t| {
+            t.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
         stream.set_read_timeout(wait)?;
         match stream.read(&mut buf) {
             Ok(0) => driver.receive_eof(),
             Ok(n) => driver.receive(&buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(e),
         }
         driver.handle_timeout(Instant::now());

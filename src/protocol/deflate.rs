@@ -7,7 +7,7 @@
 //! require it is declined rather than accepted and then broken.
 
 use super::error::{Error, ErrorKind};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The extension token.
@@ -308,56 +308,63 @@ fn parse_params<'a>(parts: impl Iterator<Item = &'a str>) -> Option<Params> {
     Some(p)
 }
 
-/// The negotiated transform for one connection.
-pub(crate) struct Deflate {
-    compress: Compress,
-    decompress: Decompress,
-    /// Reset our compressor after each message.
-    reset_compress: bool,
-    /// The peer resets its compressor after each message, so we may reset our
-    /// decompressor too (and free its window between messages).
-    reset_decompress: bool,
-    threshold: usize,
-}
-
-impl std::fmt::Debug for Deflate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deflate")
-            .field("threshold", &self.threshold)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Deflate {
-    /// The transform for `params`, as the server (`server == true`) or client.
-    pub(crate) fn new(params: DeflateParams, server: bool, config: &DeflateConfig) -> Self {
-        let (our_bits, our_reset, their_reset) = if server {
-            (
-                params.server_max_window_bits,
-                params.server_no_context_takeover,
-                params.client_no_context_takeover,
-            )
-        } else {
-            (
-                params.client_max_window_bits,
-                params.client_no_context_takeover,
-                params.server_no_context_takeover,
-            )
-        };
-        Deflate {
+/// Builds the two halves of the negotiated transform: ours to compress what we
+/// send, and the one that inflates what the peer sends.
+pub(crate) fn transform(
+    params: DeflateParams,
+    server: bool,
+    options: &super::Options,
+) -> (Deflater, Inflater) {
+    let default = DeflateConfig::default();
+    let config = options.deflate.as_ref().unwrap_or(&default);
+    let (our_bits, our_reset, their_reset) = if server {
+        (
+            params.server_max_window_bits,
+            params.server_no_context_takeover,
+            params.client_no_context_takeover,
+        )
+    } else {
+        (
+            params.client_max_window_bits,
+            params.client_no_context_takeover,
+            params.server_no_context_takeover,
+        )
+    };
+    (
+        Deflater {
             compress: Compress::new_with_window_bits(
                 Compression::new(config.level),
                 false,
                 our_bits.clamp(9, 15),
             ),
+            reset: our_reset,
+            threshold: config.threshold,
+        },
+        Inflater {
             // Inflating with the largest window accepts any smaller one.
             decompress: Decompress::new_with_window_bits(false, 15),
-            reset_compress: our_reset,
-            reset_decompress: their_reset,
-            threshold: config.threshold,
-        }
-    }
+            reset: their_reset,
+        },
+    )
+}
 
+/// Compresses outgoing messages.
+pub(crate) struct Deflater {
+    compress: Compress,
+    /// Reset after each message (no context takeover for our direction).
+    reset: bool,
+    threshold: usize,
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deflater {
     /// Whether a message of `len` bytes is worth compressing.
     pub(crate) fn wants(&self, len: usize) -> bool {
         len >= self.threshold
@@ -390,25 +397,40 @@ impl Deflate {
             // (RFC 7692 section 7.2.3.6).
             out.push(0x00);
         }
-        if self.reset_compress {
+        if self.reset {
             self.compress.reset();
         }
         Bytes::from(out)
     }
+}
 
+/// Inflates incoming messages, within the message size limit.
+pub(crate) struct Inflater {
+    decompress: Decompress,
+    /// The peer resets its context after each message, so we may too.
+    reset: bool,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater").finish_non_exhaustive()
+    }
+}
+
+impl Inflater {
     /// Inflates a whole message, failing with 1009 as soon as the output passes
-    /// `max` and with 1002 on corrupt data.
+    /// `max` (so a bomb never allocates much past it) and with 1002 on corrupt data.
     pub(crate) fn decompress(&mut self, payload: &[u8], max: usize) -> Result<Bytes, Error> {
         if payload.is_empty() {
             // Not valid deflate, but some peers send it for an empty message; the
             // trailer alone would leave the inflater inside a stored block.
             return Ok(Bytes::new());
         }
-        let mut out = BytesMut::new().into();
+        let mut out = Vec::new();
         let result = self
             .inflate(payload, &mut out, max)
             .and_then(|()| self.inflate(&TRAILER, &mut out, max));
-        if self.reset_decompress || result.is_err() {
+        if self.reset || result.is_err() {
             self.decompress.reset(false);
         }
         result.map(|()| Bytes::from(out))
@@ -416,9 +438,6 @@ impl Deflate {
 
     fn inflate(&mut self, mut input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(), Error> {
         loop {
-            if out.len() > max {
-                return Err(Error::new(ErrorKind::TooBig));
-            }
             if out.capacity() == out.len() {
                 // Never reserve past the limit (plus one byte to detect passing it).
                 let room = (max + 1 - out.len()).min(INFLATE_STEP.max(out.len()));
@@ -431,7 +450,9 @@ impl Deflate {
                 .decompress_vec(input, out, FlushDecompress::Sync)
                 .map_err(|_| Error::new(ErrorKind::Protocol("invalid compressed data")))?;
             input = &input[(self.decompress.total_in() - before_in) as usize..];
-            let progressed = out.len() > before_out;
+            if out.len() > max {
+                return Err(Error::new(ErrorKind::TooBig));
+            }
             match status {
                 Status::StreamEnd => {
                     return Err(Error::new(ErrorKind::Protocol(
@@ -439,11 +460,8 @@ impl Deflate {
                     )))
                 }
                 _ if input.is_empty() && out.len() < out.capacity() => return Ok(()),
-                Status::BufError if !progressed && input.is_empty() => return Ok(()),
+                Status::BufError if out.len() == before_out && input.is_empty() => return Ok(()),
                 _ => {}
-            }
-            if out.len() > max {
-                return Err(Error::new(ErrorKind::TooBig));
             }
         }
     }
@@ -465,7 +483,7 @@ mod tests {
     #[test]
     fn rfc7692_hello_without_context_takeover() {
         // Section 7.2.3.2: the same message compresses the same every time.
-        let mut d = Deflate::new(params(true), true, &DeflateConfig::default());
+        let (mut d, _) = transform(params(true), true, &super::super::Options::default());
         for _ in 0..2 {
             assert_eq!(
                 &d.compress(b"Hello")[..],
@@ -477,7 +495,7 @@ mod tests {
     #[test]
     fn rfc7692_hello_with_context_takeover() {
         // Section 7.2.3.2: the second "Hello" refers back to the first.
-        let mut d = Deflate::new(params(false), true, &DeflateConfig::default());
+        let (mut d, _) = transform(params(false), true, &super::super::Options::default());
         assert_eq!(
             &d.compress(b"Hello")[..],
             &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
@@ -487,7 +505,7 @@ mod tests {
 
     #[test]
     fn rfc7692_examples_inflate() {
-        let mut d = Deflate::new(params(false), false, &DeflateConfig::default());
+        let (_, mut d) = transform(params(false), false, &super::super::Options::default());
         let one = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
         assert_eq!(&d.decompress(&one, 100).unwrap()[..], b"Hello");
         assert_eq!(
@@ -495,7 +513,7 @@ mod tests {
             b"Hello"
         );
         // 7.2.3.3: a stored (uncompressed) block.
-        let mut d = Deflate::new(params(true), false, &DeflateConfig::default());
+        let (_, mut d) = transform(params(true), false, &super::super::Options::default());
         let stored = [
             0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
         ];
@@ -504,8 +522,8 @@ mod tests {
 
     #[test]
     fn round_trips_large_and_empty_messages() {
-        let mut tx = Deflate::new(params(false), true, &DeflateConfig::default());
-        let mut rx = Deflate::new(params(false), false, &DeflateConfig::default());
+        let (mut tx, _) = transform(params(false), true, &super::super::Options::default());
+        let (_, mut rx) = transform(params(false), false, &super::super::Options::default());
         let big: Vec<u8> = (0..3_000_000u32)
             .map(|i| (i % 7 + i / 1000 % 13) as u8)
             .collect();
@@ -517,10 +535,10 @@ mod tests {
 
     #[test]
     fn a_bomb_stops_at_the_limit() {
-        let mut tx = Deflate::new(params(true), true, &DeflateConfig::default());
+        let (mut tx, _) = transform(params(true), true, &super::super::Options::default());
         let bomb = tx.compress(&vec![0u8; 50 << 20]);
         assert!(bomb.len() < 100 << 10, "{}", bomb.len());
-        let mut rx = Deflate::new(params(true), false, &DeflateConfig::default());
+        let (_, mut rx) = transform(params(true), false, &super::super::Options::default());
         let err = rx.decompress(&bomb, 1 << 20).unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::TooBig);
     }

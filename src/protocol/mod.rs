@@ -12,6 +12,9 @@
 mod close;
 #[cfg(feature = "deflate")]
 mod deflate;
+#[cfg(not(feature = "deflate"))]
+#[path = "deflate_off.rs"]
+mod deflate;
 mod driver;
 mod error;
 mod event;

@@ -1,14 +1,17 @@
 // Node's `ws` as an interop peer for websocket-protocol's tests.
 //
-//   node peer.js client ws://127.0.0.1:PORT   runs the client scenario
-//   node peer.js server                       serves the server scenario
+//   node peer.js client ws://127.0.0.1:PORT [--deflate]   the client scenario
+//   node peer.js server [--deflate]                       the server scenario
 //
+// With --deflate, permessage-deflate is offered (client) or accepted (server), and
+// the client reports the negotiated extension as the step "deflate".
 // Same JSON-lines output and scenario as peer.py (see tests/peers/README.md).
 'use strict';
 const { WebSocket, WebSocketServer } = require('ws');
 
 const SIZES = [0, 125, 126, 65535, 65536, 1 << 20, 16 << 20];
 const MAX = 64 << 20;
+const DEFLATE = process.argv.includes('--deflate');
 
 function report(fields) {
   process.stdout.write(JSON.stringify(fields) + '\n');
@@ -27,7 +30,7 @@ function binaryOf(n) {
 // A queue of incoming messages and the close, so the scenario reads like a script.
 function open(url, protocols) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { maxPayload: MAX, perMessageDeflate: false });
+    const ws = new WebSocket(url, protocols, { maxPayload: MAX, perMessageDeflate: DEFLATE });
     const inbox = [];
     const waiters = [];
     const push = (item) => (waiters.length ? waiters.shift()(item) : inbox.push(item));
@@ -50,6 +53,9 @@ async function client(url) {
   const base = url.replace(/\/$/, '');
   let c = await open(base + '/echo', ['chat', 'superchat']);
   report({ step: 'subprotocol', ok: c.ws.protocol === 'superchat', detail: c.ws.protocol });
+  if (DEFLATE) {
+    report({ step: 'deflate', ok: c.ws.extensions.startsWith('permessage-deflate'), detail: c.ws.extensions });
+  }
   for (const n of SIZES) {
     for (const [kind, payload] of [['text', textOf(n)], ['binary', binaryOf(n)]]) {
       c.ws.send(payload);
@@ -92,7 +98,7 @@ function server() {
     host: '127.0.0.1',
     port: 0,
     maxPayload: MAX,
-    perMessageDeflate: false,
+    perMessageDeflate: DEFLATE ? { threshold: 64 } : false,
     handleProtocols: (protocols) => (protocols.has('superchat') ? 'superchat' : false),
     verifyClient: (info, cb) => (info.req.url === '/refuse' ? cb(false, 403, 'Forbidden') : cb(true)),
   });

@@ -1,7 +1,10 @@
 """Python `websockets` as an interop peer for websocket-protocol's tests.
 
-    python3 peer.py client ws://127.0.0.1:PORT   # runs the client scenario
-    python3 peer.py server                       # serves the server scenario
+    python3 peer.py client ws://127.0.0.1:PORT [--deflate]   # the client scenario
+    python3 peer.py server [--deflate]                       # the server scenario
+
+With --deflate, permessage-deflate is offered (client) or accepted (server), and
+the client reports the negotiated extension as the step "deflate".
 
 Both print one JSON object per line: the server first prints {"listening": PORT};
 every check prints {"step": NAME, "ok": BOOL, "detail": ...}; the client ends with
@@ -32,11 +35,18 @@ def binary_of(n):
     return bytes(i % 251 for i in range(n)) if n < 4096 else (bytes(range(251)) * (n // 251 + 1))[:n]
 
 
+DEFLATE = "--deflate" in sys.argv
+COMPRESSION = "deflate" if DEFLATE else None
+
+
 async def client(url):
     base = url.rstrip("/")
     async with connect(base + "/echo", subprotocols=["chat", "superchat"], max_size=MAX,
-                       compression=None) as ws:
+                       compression=COMPRESSION) as ws:
         report(step="subprotocol", ok=ws.subprotocol == "superchat", detail=ws.subprotocol)
+        if DEFLATE:
+            ext = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            report(step="deflate", ok=ext.startswith("permessage-deflate"), detail=ext)
         for n in SIZES:
             for kind, payload in (("text", text_of(n)), ("binary", binary_of(n))):
                 await ws.send(payload)
@@ -56,7 +66,7 @@ async def client(url):
         await ws.close(4001, "client bye")
         report(step="close-by-peer", ok=ws.close_code == 4001,
                detail=[ws.close_code, ws.close_reason])
-    async with connect(base + "/echo", max_size=MAX, compression=None) as ws:
+    async with connect(base + "/echo", max_size=MAX, compression=COMPRESSION) as ws:
         await ws.send("close-me")
         try:
             await ws.recv()
@@ -65,7 +75,7 @@ async def client(url):
             report(step="close-by-us", ok=e.rcvd is not None and e.rcvd.code == 4002
                    and e.rcvd.reason == "server bye", detail=[e.rcvd and e.rcvd.code, e.rcvd and e.rcvd.reason])
     try:
-        async with connect(base + "/refuse", compression=None):
+        async with connect(base + "/refuse", compression=COMPRESSION):
             report(step="refused", ok=False, detail="connected")
     except InvalidStatus as e:
         report(step="refused", ok=e.response.status_code == 403, detail=e.response.status_code)
@@ -103,7 +113,7 @@ def refuse(connection, request):
 
 async def server():
     async with serve(handler, "127.0.0.1", 0, select_subprotocol=select_subprotocol, max_size=MAX,
-                     compression=None, process_request=refuse) as srv:
+                     compression=COMPRESSION, process_request=refuse) as srv:
         port = srv.sockets[0].getsockname()[1]
         report(listening=port)
         await asyncio.Future()

@@ -106,22 +106,22 @@ where
         }
     }
 
-    /// A stream of the text and binary messages received.
+    /// The stream of text and binary messages received: the socket itself, which
+    /// implements `Stream<Item = Result<Message, Error>>`, named for readability
+    /// (`ws.messages().next().await`, also inside `tokio::select!`).
     ///
-    /// It yields `Err` once if the connection fails (a protocol violation, a
-    /// transport error, a peer that vanishes without a close frame), then ends.
-    /// It ends after the closing handshake; [`close_frame`](WebSocket::close_frame)
-    /// then says how.
+    /// The stream yields `Err` once if the connection fails (a protocol violation,
+    /// a transport error, a peer that vanishes without a close frame), then ends.
+    /// It ends after the closing handshake (once our echo of the peer's close
+    /// frame is written); [`close_frame`](WebSocket::close_frame) then says how.
     ///
     /// # Cancel safety
     ///
     /// `messages().next()` is cancel-safe: a message is taken from the socket
     /// only in the poll that returns it, so dropping the future (in
     /// `tokio::select!`, or on a timeout) loses nothing.
-    pub fn messages(&mut self) -> Messages<'_, IO> {
-        Messages {
-            shared: &self.shared,
-        }
+    pub fn messages(&mut self) -> &mut Self {
+        self
     }
 
     /// The next message: `messages().next()` without importing `StreamExt`.
@@ -290,30 +290,6 @@ impl<IO> WebSocket<IO> {
     /// messages and the frame being read.
     pub fn buffered_incoming(&self) -> usize {
         self.shared.buffered_incoming()
-    }
-}
-
-/// The stream of [`WebSocket::messages`].
-///
-/// Cancel-safe: see [`WebSocket::messages`].
-pub struct Messages<'a, IO> {
-    shared: &'a Arc<Shared<IO>>,
-}
-
-impl<IO> fmt::Debug for Messages<'_, IO> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Messages").finish_non_exhaustive()
-    }
-}
-
-impl<IO> Stream for Messages<'_, IO>
-where
-    IO: AsyncRead + AsyncWrite + Unpin,
-{
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.shared.poll_next(cx)
     }
 }
 

@@ -133,6 +133,15 @@ impl<IO> Receiver<IO>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    /// The stream of messages: the receiver itself; see [`WebSocket::messages`].
+    ///
+    /// # Cancel safety
+    ///
+    /// `messages().next()` is cancel-safe.
+    pub fn messages(&mut self) -> &mut Self {
+        self
+    }
+
     /// The next message; see [`WebSocket::messages`].
     ///
     /// # Cancel safety

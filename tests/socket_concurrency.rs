@@ -215,7 +215,10 @@ async fn send_waits_while_the_peer_reads_slowly() {
         }
         assert!(waited, "{side:?}: send never waited");
         let buffered = ours.buffered_amount();
-        assert!(buffered <= HWM + SIZE + 14, "{side:?}: {buffered} bytes queued");
+        assert!(
+            buffered <= HWM + SIZE + 14,
+            "{side:?}: {buffered} bytes queued"
+        );
         // The slow reader catches up; every message arrives, the interrupted one
         // too (it was queued before the wait was cancelled).
         let reader = tokio::spawn(async move {

@@ -175,8 +175,10 @@ where
             wake_readers: false,
             wake_writers: false,
         };
-        // A driver handed over mid-handshake may hold events already (Open,
+        // Start the driver's clock (idle and keepalive timers count from here); a
+        // driver handed over mid-handshake may hold events already (Open,
         // messages that came with the handshake).
+        state.driver.handle_timeout(now().into_std());
         state.take_events(&ctx);
         Arc::new(Shared {
             ctx,
@@ -435,6 +437,12 @@ where
         self.poll_write(ctx);
         if self.may_read(reader) {
             self.poll_read(ctx);
+            // What the read produced (pongs, a close echo, a hixie-76 answer)
+            // goes out now, not when the user next polls.
+            if !self.output_done() {
+                ctx.writers.register(me);
+                self.poll_write(ctx);
+            }
         }
         self.progress != before
     }

@@ -159,3 +159,39 @@ pub fn is_websocket<B>(request: &http::Request<B>) -> bool {
         && accept::has_token(request.headers(), http::header::UPGRADE, "websocket")
         && accept::has_token(request.headers(), http::header::CONNECTION, "upgrade")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_websocket;
+
+    #[test]
+    fn is_websocket_matches_tokens_in_lists_and_extended_connect() {
+        let upgrade = |method: &str, upgrade: &str, connection: &str| {
+            http::Request::builder()
+                .method(method)
+                .header("upgrade", upgrade)
+                .header("connection", connection)
+                .body(())
+                .unwrap()
+        };
+        assert!(is_websocket(&upgrade("GET", "websocket", "Upgrade")));
+        assert!(is_websocket(&upgrade(
+            "GET",
+            "h2c, WEBSOCKET",
+            "keep-alive,upgrade"
+        )));
+        assert!(!is_websocket(&upgrade("POST", "websocket", "Upgrade")));
+        assert!(!is_websocket(&upgrade("GET", "websockets", "Upgrade")));
+        assert!(!is_websocket(&upgrade("GET", "websocket", "keep-alive")));
+
+        let mut connect = http::Request::connect("http://localhost/chat")
+            .version(http::Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert!(!is_websocket(&connect), "a plain CONNECT is a tunnel");
+        connect
+            .extensions_mut()
+            .insert(hyper::ext::Protocol::from_static("websocket"));
+        assert!(is_websocket(&connect));
+    }
+}

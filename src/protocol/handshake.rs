@@ -631,6 +631,22 @@ mod tests {
         assert_eq!(err.kind(), &ErrorKind::UnsupportedVersion);
     }
 
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn extended_connect_negotiates_permessage_deflate() {
+        let req = Request::connect("/")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-extensions", "permessage-deflate")
+            .body(())
+            .unwrap();
+        let options = Options::default().deflate(super::super::DeflateConfig::default());
+        let accepted = accept_extended_connect(&req, &options).unwrap();
+        assert!(accepted.deflate.is_some());
+        let res = accepted.response();
+        let ext = res.headers()["sec-websocket-extensions"].to_str().unwrap();
+        assert!(ext.starts_with("permessage-deflate"), "{ext}");
+    }
+
     #[test]
     fn title_case_spells_websocket_headers() {
         assert_eq!(

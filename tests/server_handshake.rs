@@ -162,3 +162,35 @@ async fn without_title_case_hyper_writes_lower_case_names() {
          websocket-location: ws://example.com/demo\r\n\r\n"
     );
 }
+
+#[tokio::test]
+async fn hixie_76_without_key_bytes_is_dropped_at_the_handshake_timeout() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    let called = Arc::new(AtomicBool::new(false));
+    let layer = WsLayer::new({
+        let called = called.clone();
+        move |_ws: ServerSocket, _req: RequestInfo| {
+            called.store(true, Ordering::SeqCst);
+            async {}
+        }
+    })
+    .allow_drafts(true)
+    .config(websocket_protocol::Config::default().handshake_timeout(Duration::from_millis(200)));
+    let addr = serve(tower::Layer::layer(&layer, fallback())).await;
+    let mut tcp = send(addr, HIXIE_76_HEAD.as_bytes()).await;
+    read_head(&mut tcp).await;
+    // No key bytes: the server gives up and closes the connection.
+    let mut rest = Vec::new();
+    tokio::time::timeout(server_util::LIMIT, tcp.read_to_end(&mut rest))
+        .await
+        .expect("connection not closed")
+        .unwrap();
+    assert!(rest.is_empty());
+    assert!(
+        !called.load(Ordering::SeqCst),
+        "the handler never sees a half-open socket"
+    );
+}

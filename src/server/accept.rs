@@ -5,7 +5,7 @@
 use super::io::ServerIo;
 use super::shutdown::Shutdown;
 use super::ServerSocket;
-use crate::protocol::{self, Driver, Options};
+use crate::protocol::{self, Driver, Options, Version};
 use crate::socket::{Config, WebSocket};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
@@ -293,7 +293,19 @@ pub(crate) fn spawn_socket<F, Fut>(
         };
         driver.start_without_head();
         let io = ServerIo::new(TokioIo::new(upgraded), version, watch);
-        handler(WebSocket::from_driver(io, driver, config)).await;
+        let handshake_timeout = config.get_handshake_timeout();
+        let mut socket = WebSocket::from_driver(io, driver, config);
+        if version == Version::Hixie76 {
+            // The 8 key bytes may come late (a proxy holds them back) or never:
+            // finish the handshake here, bounded, so the handler gets an open
+            // socket and a client that never sends them costs nothing past the
+            // timeout.
+            match tokio::time::timeout(handshake_timeout, socket.ready()).await {
+                Ok(Ok(())) => {}
+                _ => return,
+            }
+        }
+        handler(socket).await;
     };
     match shutdown {
         Some(shutdown) => shutdown.spawn(|watch| task(Some(watch))),

@@ -68,7 +68,9 @@
 //! **`title_case_headers(true)`**, which [`http_builder`] sets. `axum::serve` does
 //! not: serve an axum `Router` that accepts the drafts with [`http_builder`]. The
 //! hixie-76 key bytes are read from the upgraded stream (hyper passes on whatever it
-//! read past the head) and the 16-byte answer follows the head.
+//! read past the head) and the 16-byte answer follows the head; the handler is
+//! called once they arrived, and a client that does not send them within the
+//! config's `handshake_timeout` is disconnected without reaching the handler.
 //!
 //! # Testing a handler without TCP
 //!

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as TMessage;
 use websocket_protocol::server::{serve_connection, RequestInfo, ServerSocket, WsLayer, WsUpgrade};
 
-async fn hold(mut ws: ServerSocket) {
+async fn echo(mut ws: ServerSocket) {
     while let Some(Ok(message)) = ws.recv().await {
         if ws.send(message).await.is_err() {
             break;
@@ -26,7 +26,7 @@ async fn extractor(ws: WsUpgrade) -> Response {
     let ws = ws.protocols(["chat", "superchat"]);
     let chosen = ws.selected_protocol().unwrap_or("none").to_owned();
     let version = ws.version().to_string();
-    let mut res = ws.on_upgrade(hold);
+    let mut res = ws.on_upgrade(echo);
     res.headers_mut()
         .insert("x-chosen", chosen.parse().unwrap());
     res.headers_mut()
@@ -42,13 +42,13 @@ fn app() -> Router {
             "/maybe",
             get(|ws: Option<WsUpgrade>| async move {
                 match ws {
-                    Some(ws) => ws.on_upgrade(hold),
+                    Some(ws) => ws.on_upgrade(echo),
                     None => "no websocket here".into_response(),
                 }
             }),
         )
         .layer(
-            WsLayer::new(|ws: ServerSocket, _req: RequestInfo| hold(ws))
+            WsLayer::new(|ws: ServerSocket, _req: RequestInfo| echo(ws))
                 .protocols(["chat"])
                 .allowed_origins(["http://good.example"]),
         )
@@ -208,7 +208,7 @@ async fn the_extractor_refuses_origins_too() {
 
 #[tokio::test]
 async fn an_origin_closure_decides() {
-    let layer = WsLayer::new(|ws: ServerSocket, _req: RequestInfo| hold(ws))
+    let layer = WsLayer::new(|ws: ServerSocket, _req: RequestInfo| echo(ws))
         .check_origin(|origin| origin.is_some_and(|o| o.ends_with(".good.example")));
     let addr = serve(Router::new().layer(layer)).await;
     let res = exchange(addr, upgrade("/", "").as_bytes()).await;
@@ -303,7 +303,7 @@ async fn malformed_upgrades_get_their_status() {
 
 #[tokio::test]
 async fn layer_works_as_route_layer_and_method_router_layer() {
-    let layer = || WsLayer::new(|ws: ServerSocket, _req: RequestInfo| hold(ws));
+    let layer = || WsLayer::new(|ws: ServerSocket, _req: RequestInfo| echo(ws));
     let router = Router::new()
         .route("/a", get(|| async { "a" }))
         .route_layer(layer())

@@ -116,11 +116,12 @@ async fn draft_sockets_are_closed_their_own_way() {
     let hixie75 = "GET / HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: x\r\n\r\n";
     let mut tcp75 = send(addr, hixie75.as_bytes()).await;
     read_head(&mut tcp75).await;
-    // Half a text frame: the close waits for its end.
-    tokio::io::AsyncWriteExt::write_all(&mut tcp76, b"\x00half")
+    // A whole frame and half of the next, in one write: the echo of the first
+    // shows the server has read the half too, so the close must wait for its end.
+    tokio::io::AsyncWriteExt::write_all(&mut tcp76, b"\x00first\xff\x00half")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(read_exact(&mut tcp76, 7).await, b"\x00first\xff");
     let closing = tokio::spawn({
         let shutdown = shutdown.clone();
         async move { shutdown.close_all(LIMIT).await }

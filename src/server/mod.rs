@@ -39,12 +39,16 @@
 //!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("not a WebSocket")))
 //! });
 //! let service = tower::Layer::layer(
-//!     &WsLayer::new(|ws: ServerSocket, req: RequestInfo| async move {
-//!         println!("{} connected with {}", req.uri(), ws_version(&ws));
+//!     &WsLayer::new(|mut ws: ServerSocket, req: RequestInfo| async move {
+//!         println!("{} connected with {}", req.uri(), ws.version());
+//!         while let Some(Ok(message)) = ws.recv().await {
+//!             if ws.send(message).await.is_err() {
+//!                 break;
+//!             }
+//!         }
 //!     }),
 //!     not_found,
 //! );
-//! # fn ws_version(_: &ServerSocket) -> &'static str { "" }
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
 //! loop {
 //!     let (tcp, _) = listener.accept().await?;

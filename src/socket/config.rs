@@ -132,6 +132,12 @@ impl Config {
         self.map_options(|o| o.allow_drafts(allow))
     }
 
+    /// Shorthand for [`Options::deflate`]: negotiate permessage-deflate.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(self, deflate: crate::protocol::DeflateConfig) -> Self {
+        self.map_options(|o| o.deflate(deflate))
+    }
+
     /// The write buffer's high-water mark.
     pub fn get_write_buffer_size(&self) -> usize {
         self.write_buffer_size

@@ -67,22 +67,22 @@ async function client(url) {
   c.ws.send('ment', { fin: false });
   c.ws.send('ed', { fin: true });
   let got = (await c.next()).data;
-  report({ step: 'fragmented', ok: got === 'fragmented', detail: got });
+  report({ step: 'fragmented-by-client', ok: got === 'fragmented', detail: got });
   await new Promise((resolve) => { c.ws.once('pong', resolve); c.ws.ping('cli'); });
-  report({ step: 'ping-from-peer', ok: true, detail: 'pong' });
+  report({ step: 'ping-by-client', ok: true, detail: 'pong' });
   c.ws.send('ping-me');
   got = (await c.next()).data;
-  report({ step: 'ping-from-us', ok: got === 'pinged', detail: got });
+  report({ step: 'ping-by-server', ok: got === 'pinged', detail: got });
   c.ws.send('fragment-me');
   got = (await c.next()).data;
-  report({ step: 'fragmented-from-us', ok: got === 'fragmented', detail: got });
+  report({ step: 'fragmented-by-server', ok: got === 'fragmented', detail: got });
   c.ws.close(4001, 'client bye');
   let closed = (await c.next()).close;
-  report({ step: 'close-by-peer', ok: closed[0] === 4001, detail: closed });
+  report({ step: 'close-by-client', ok: closed[0] === 4001, detail: closed });
   c = await open(base + '/echo', []);
   c.ws.send('close-me');
   closed = (await c.next()).close;
-  report({ step: 'close-by-us', ok: closed[0] === 4002 && closed[1] === 'server bye', detail: closed });
+  report({ step: 'close-by-server', ok: closed[0] === 4002 && closed[1] === 'server bye', detail: closed });
   try {
     await open(base + '/refuse', []);
     report({ step: 'refused', ok: false, detail: 'connected' });

@@ -54,25 +54,25 @@ async def client(url):
                 report(step=f"echo-{kind}-{n}", ok=echoed == payload, detail=len(echoed))
         await ws.send(["frag", "ment", "ed"])
         echoed = await ws.recv()
-        report(step="fragmented", ok=echoed == "fragmented", detail=echoed)
+        report(step="fragmented-by-client", ok=echoed == "fragmented", detail=echoed)
         waiter = await ws.ping(b"cli")
         await asyncio.wait_for(waiter, 5)
-        report(step="ping-from-peer", ok=True, detail="pong")
+        report(step="ping-by-client", ok=True, detail="pong")
         await ws.send("ping-me")
-        report(step="ping-from-us", ok=(await ws.recv()) == "pinged", detail="")
+        report(step="ping-by-server", ok=(await ws.recv()) == "pinged", detail="")
         await ws.send("fragment-me")
         echoed = await ws.recv()
-        report(step="fragmented-from-us", ok=echoed == "fragmented", detail=echoed)
+        report(step="fragmented-by-server", ok=echoed == "fragmented-by-client", detail=echoed)
         await ws.close(4001, "client bye")
-        report(step="close-by-peer", ok=ws.close_code == 4001,
+        report(step="close-by-client", ok=ws.close_code == 4001,
                detail=[ws.close_code, ws.close_reason])
     async with connect(base + "/echo", max_size=MAX, compression=COMPRESSION) as ws:
         await ws.send("close-me")
         try:
             await ws.recv()
-            report(step="close-by-us", ok=False, detail="no close")
+            report(step="close-by-server", ok=False, detail="no close")
         except ConnectionClosed as e:
-            report(step="close-by-us", ok=e.rcvd is not None and e.rcvd.code == 4002
+            report(step="close-by-server", ok=e.rcvd is not None and e.rcvd.code == 4002
                    and e.rcvd.reason == "server bye", detail=[e.rcvd and e.rcvd.code, e.rcvd and e.rcvd.reason])
     try:
         async with connect(base + "/refuse", compression=COMPRESSION):

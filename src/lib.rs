@@ -5,6 +5,7 @@
 //! Start with [`protocol::Driver`].
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod protocol;
 pub mod socket;
 

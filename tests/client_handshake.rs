@@ -67,7 +67,8 @@ async fn protocols_and_headers_can_come_from_the_socket_config() {
     .await;
     let mut headers = http::HeaderMap::new();
     headers.insert("x-from-config", "yes".parse().unwrap());
-    let config = Config::default().options(Options::default().protocols(["a", "b"]).headers(headers));
+    let config =
+        Config::default().options(Options::default().protocols(["a", "b"]).headers(headers));
     let (_ws, response) = within(
         Builder::new(format!("ws://{addr}"))
             .config(config)
@@ -190,10 +191,9 @@ async fn a_refusal_body_is_read_only_up_to_the_limit() {
 
 #[tokio::test]
 async fn a_refusal_whose_body_stalls_is_still_a_refusal() {
-    let (addr, _server) = raw_server(|_| {
-        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 1000\r\n\r\nno entry".to_vec()
-    })
-    .await;
+    let (addr, _server) =
+        raw_server(|_| b"HTTP/1.1 403 Forbidden\r\nContent-Length: 1000\r\n\r\nno entry".to_vec())
+            .await;
     let err = within(
         Builder::new(format!("ws://{addr}"))
             .connect_timeout(Duration::from_millis(300))
@@ -321,9 +321,13 @@ async fn a_response_head_over_the_handshake_limit_is_malformed() {
     })
     .await;
     let config = Config::default().options(Options::default().max_handshake_size(8 << 10));
-    let err = within(Builder::new(format!("ws://{addr}")).config(config).connect())
-        .await
-        .unwrap_err();
+    let err = within(
+        Builder::new(format!("ws://{addr}"))
+            .config(config)
+            .connect(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{err:?}");
 }
 
@@ -366,7 +370,11 @@ async fn a_closed_port_is_io() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
-    assert!(err.to_string().starts_with(&format!("connecting to {addr}")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("connecting to {addr}")),
+        "{err}"
+    );
     let io = std::error::Error::source(&err)
         .unwrap()
         .downcast_ref::<std::io::Error>()
@@ -376,7 +384,12 @@ async fn a_closed_port_is_io() {
 
 #[tokio::test]
 async fn bad_urls_are_invalid_url() {
-    for url in ["http//nope", "ftp://example.com/", "ws://user:pw@example.com/", "ws:///path"] {
+    for url in [
+        "http//nope",
+        "ftp://example.com/",
+        "ws://user:pw@example.com/",
+        "ws:///path",
+    ] {
         let err = client::connect(url).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidUrl, "{url}: {err}");
     }
@@ -411,4 +424,29 @@ async fn wss_without_the_rustls_feature_names_it() {
     let err = client::connect("wss://127.0.0.1:1/").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TlsNotEnabled);
     assert!(err.to_string().contains("`rustls` feature"), "{err}");
+}
+
+#[tokio::test]
+async fn into_handshake_reports_a_refusal_from_our_own_hyper_connection() {
+    let (addr, _server) = raw_server(|_| {
+        b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 4\r\n\r\nold!"
+            .to_vec()
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let (request, handshake) = Builder::new(format!("ws://{addr}/"))
+        .into_handshake()
+        .unwrap();
+    let response = within(sender.send_request(request.map(|()| Empty::<Bytes>::new())))
+        .await
+        .unwrap();
+    let err = within(handshake.finish(response)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert_eq!(err.status(), Some(http::StatusCode::UPGRADE_REQUIRED));
+    assert_eq!(err.headers().unwrap()["sec-websocket-version"], "13");
+    assert_eq!(&err.body().unwrap()[..], b"old!");
 }

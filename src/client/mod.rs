@@ -52,3 +52,19 @@ pub use exchange::{ClientStream, Connected, Handshake};
 pub async fn connect(url: impl Into<String>) -> Result<Connected, Error> {
     Builder::new(url).connect().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync_static<T: Send + Sync + 'static>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+
+    #[test]
+    fn errors_and_futures_can_cross_tasks() {
+        let error = Error::new(ErrorKind::Io, "x");
+        send_sync_static(&error);
+        send(&connect("ws://localhost/"));
+        send(&Builder::new("ws://localhost/").connect_on(tokio::io::duplex(64).0));
+    }
+}

@@ -16,7 +16,9 @@ use tokio_tungstenite::WebSocketStream;
 pub const LIMIT: Duration = Duration::from_secs(5);
 
 pub async fn within<F: Future>(fut: F) -> F::Output {
-    tokio::time::timeout(LIMIT, fut).await.expect("test took too long")
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .expect("test took too long")
 }
 
 /// What a tungstenite server saw of the upgrade request.

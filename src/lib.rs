@@ -2,12 +2,15 @@
 //! drive, speaking RFC 6455 (and the hybi-07/08 drafts) in both roles and the
 //! legacy hixie-75 and hixie-76 drafts as a server.
 //!
-//! Start with [`protocol::Driver`].
+//! Start with [`WebSocket`] (the tokio socket) or [`protocol::Driver`] (the
+//! sans-IO core).
 #![warn(missing_docs)]
 
 pub mod client;
+mod error;
 pub mod protocol;
 pub mod socket;
 
+pub use error::{Error, ErrorKind};
 pub use protocol::{CloseCode, CloseFrame, Message, Utf8Bytes, Version};
 pub use socket::{Config, WebSocket};

@@ -1,6 +1,7 @@
 //! The connection state machine.
 
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use super::deflate::{self, Deflater};
 use super::error::{Error, ErrorKind};
 use super::event::{Event, Message, Transmit};
 use super::frame::OpCode;
@@ -68,6 +69,9 @@ enum Start {
 }
 
 #[derive(Debug)]
+// One per connection and never moved on a hot path, so boxing would only add
+// an indirection.
+#[allow(clippy::large_enum_variant)]
 enum Codec {
     Hybi(hybi::Decoder),
     Hixie(hixie::Decoder),
@@ -139,6 +143,9 @@ pub struct Driver {
     deferred: Output,
     events: VecDeque<Event>,
     protocol: Option<String>,
+    /// permessage-deflate: what was negotiated, and our compressor.
+    deflate: Option<deflate::DeflateParams>,
+    deflater: Option<Deflater>,
     /// Server: the response that was (or will be) sent. Client: the one received.
     response: Option<http::Response<()>>,
     shutdown: bool,
@@ -172,6 +179,8 @@ impl Driver {
             deferred: Output::default(),
             events: VecDeque::new(),
             protocol: None,
+            deflate: None,
+            deflater: None,
             response: None,
             shutdown: false,
             shutdown_taken: false,
@@ -205,6 +214,9 @@ impl Driver {
         );
         driver.protocol = accepted.protocol.clone();
         driver.response = Some(accepted.response());
+        if let Some(params) = accepted.deflate {
+            driver.enable_deflate(params);
+        }
         Ok(driver)
     }
 
@@ -297,8 +309,11 @@ impl Driver {
             }
         };
         match handshake.check(response) {
-            Ok(protocol) => {
+            Ok((protocol, deflate)) => {
                 self.protocol = protocol;
+                if let Some(params) = deflate {
+                    self.enable_deflate(params);
+                }
                 self.response = Some(response.clone());
                 self.open();
                 self.process_input();
@@ -329,6 +344,18 @@ impl Driver {
         }
     }
 
+    // Without the feature `DeflateParams` has no values, so this is never called.
+    #[cfg_attr(not(feature = "deflate"), allow(unreachable_code, unused_variables))]
+    fn enable_deflate(&mut self, params: deflate::DeflateParams) {
+        let (deflater, inflater) =
+            deflate::transform(params, self.role == Role::Server, &self.options);
+        self.deflater = Some(deflater);
+        if let Codec::Hybi(decoder) = &mut self.codec {
+            decoder.set_inflater(inflater);
+        }
+        self.deflate = Some(params);
+    }
+
     fn open(&mut self) {
         self.phase = Phase::Open;
         self.events.push_back(Event::Open);
@@ -351,6 +378,12 @@ impl Driver {
     /// client once open.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters, when it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate_params(&self) -> Option<super::DeflateParams> {
+        self.deflate
     }
 
     /// The connection's state.
@@ -421,8 +454,11 @@ impl Driver {
                         Ok(Some((response, size))) => {
                             let _ = self.input.split_to(size);
                             match handshake.check(&response) {
-                                Ok(protocol) => {
+                                Ok((protocol, deflate)) => {
                                     self.protocol = protocol;
+                                    if let Some(params) = deflate {
+                                        self.enable_deflate(params);
+                                    }
                                     self.response = Some(response);
                                     self.open();
                                 }
@@ -688,8 +724,11 @@ impl Driver {
     }
 
     fn queue(&mut self, opcode: OpCode, payload: Bytes) {
-        let role = self.role;
-        hybi::encode(self.sink(), role, opcode, payload);
+        let out = match self.phase {
+            Phase::Open | Phase::Closing { .. } => &mut self.output,
+            _ => &mut self.deferred,
+        };
+        hybi::encode(out, self.role, opcode, payload, self.deflater.as_mut());
     }
 
     // ---- frame handling ------------------------------------------------------

@@ -113,9 +113,19 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<(Header, usize)>, &'stat
     )))
 }
 
-/// Appends a header for a final frame (no RSV bits) to `out`.
-pub(crate) fn write_header(out: &mut BytesMut, opcode: OpCode, mask: Option<[u8; 4]>, len: usize) {
-    out.put_u8(0x80 | opcode.bits());
+/// RSV1, which permessage-deflate sets on the first frame of a compressed message.
+pub(crate) const RSV1: u8 = 0x4;
+
+/// Appends a header for a final frame to `out`; `rsv` holds RSV1..RSV3 as the
+/// low three bits.
+pub(crate) fn write_header(
+    out: &mut BytesMut,
+    opcode: OpCode,
+    rsv: u8,
+    mask: Option<[u8; 4]>,
+    len: usize,
+) {
+    out.put_u8(0x80 | rsv << 4 | opcode.bits());
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     if len < 126 {
         out.put_u8(mask_bit | len as u8);
@@ -140,7 +150,7 @@ mod tests {
         for len in [0usize, 125, 126, 65535, 65536, 1 << 40] {
             for mask in [None, Some([1, 2, 3, 4])] {
                 let mut out = BytesMut::new();
-                write_header(&mut out, OpCode::Binary, mask, len);
+                write_header(&mut out, OpCode::Binary, 0, mask, len);
                 let (h, size) = parse_header(&out).unwrap().unwrap();
                 assert_eq!(size, out.len());
                 assert_eq!(

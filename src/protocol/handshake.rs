@@ -1,6 +1,7 @@
 //! The opening handshakes: picking the server's protocol version from the request,
 //! building every response and request byte for byte, checking the client's answer.
 
+use super::deflate::DeflateParams;
 use super::error::{Error, ErrorKind};
 use super::options::Options;
 use super::version::Version;
@@ -107,6 +108,8 @@ pub(crate) struct Accepted {
     pub headers: Vec<(&'static str, String)>,
     /// hixie-76: the two key numbers, waiting for the 8 body bytes.
     pub hixie76_keys: Option<(u32, u32)>,
+    /// permessage-deflate, when offered and accepted.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl Accepted {
@@ -143,6 +146,7 @@ fn lowercase(name: &'static str) -> &'static str {
         "Connection" => "connection",
         "Sec-WebSocket-Accept" => "sec-websocket-accept",
         "Sec-WebSocket-Protocol" => "sec-websocket-protocol",
+        "Sec-WebSocket-Extensions" => "sec-websocket-extensions",
         "Sec-WebSocket-Origin" => "sec-websocket-origin",
         "Sec-WebSocket-Location" => "sec-websocket-location",
         "WebSocket-Protocol" => "websocket-protocol",
@@ -177,6 +181,7 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
         reason: "Switching Protocols",
         headers: Vec::new(),
         hixie76_keys: None,
+        deflate: None,
     };
     match version {
         Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => {
@@ -192,6 +197,10 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
                 .push(("Sec-WebSocket-Accept", accept_key(key.as_bytes())));
             if let Some(p) = protocol {
                 out.headers.push(("Sec-WebSocket-Protocol", p));
+            }
+            if let Some((params, value)) = negotiate_deflate(headers, options) {
+                out.headers.push(("Sec-WebSocket-Extensions", value));
+                out.deflate = Some(params);
             }
         }
         Version::Hixie76 | Version::Hixie75 => {
@@ -237,6 +246,21 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
         HeaderValue::from_str(value).map_err(|_| malformed("a header value cannot be echoed"))?;
     }
     Ok(out)
+}
+
+/// permessage-deflate: the first acceptable offer, when the server enables it.
+#[cfg(feature = "deflate")]
+fn negotiate_deflate(headers: &HeaderMap, options: &Options) -> Option<(DeflateParams, String)> {
+    let offers = headers
+        .get_all("sec-websocket-extensions")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    options.deflate.as_ref()?.negotiate(offers)
+}
+
+#[cfg(not(feature = "deflate"))]
+fn negotiate_deflate(_: &HeaderMap, _: &Options) -> Option<(DeflateParams, String)> {
+    None
 }
 
 /// The first protocol in the client's list that the server supports.
@@ -346,6 +370,8 @@ pub(crate) struct ClientHandshake {
     request: Request<()>,
     accept: String,
     protocols: Vec<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<super::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -380,6 +406,10 @@ impl ClientHandshake {
             let offer = options.protocols.join(", ");
             request = request.header("Sec-WebSocket-Protocol", offer);
         }
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &options.deflate {
+            request = request.header("Sec-WebSocket-Extensions", deflate.offer());
+        }
         let mut request = request
             .body(())
             .map_err(|_| invalid("invalid target or protocol list"))?;
@@ -390,6 +420,8 @@ impl ClientHandshake {
             accept: accept_key(key.as_bytes()),
             request,
             protocols: options.protocols.clone(),
+            #[cfg(feature = "deflate")]
+            deflate: options.deflate.clone(),
         })
     }
 
@@ -411,8 +443,12 @@ impl ClientHandshake {
         out
     }
 
-    /// Checks the server's response; returns the chosen subprotocol.
-    pub(crate) fn check(&self, res: &Response<()>) -> Result<Option<String>, Error> {
+    /// Checks the server's response; returns the chosen subprotocol and the
+    /// permessage-deflate parameters, if it was accepted.
+    pub(crate) fn check(
+        &self,
+        res: &Response<()>,
+    ) -> Result<(Option<String>, Option<DeflateParams>), Error> {
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
             return Err(Error::new(ErrorKind::UnexpectedStatus(res.status())));
         }
@@ -428,16 +464,35 @@ impl ClientHandshake {
             Ok(Some(_)) | Err(_) => return Err(Error::new(ErrorKind::InvalidAccept)),
             Ok(None) => return Err(bad_response("missing Sec-WebSocket-Accept")),
         }
-        if let Some(ext) = list(headers, "sec-websocket-extensions").into_iter().next() {
-            let name = ext.split(';').next().unwrap_or_default().trim().to_owned();
-            return Err(Error::new(ErrorKind::UnofferedExtension(name)));
-        }
+        let deflate = self.check_extensions(headers)?;
         let chosen = list(headers, "sec-websocket-protocol");
-        match chosen.as_slice() {
-            [] => Ok(None),
-            [one] if self.protocols.contains(one) => Ok(Some(one.clone())),
-            [one] => Err(Error::new(ErrorKind::UnofferedProtocol(one.clone()))),
-            _ => Err(bad_response("more than one Sec-WebSocket-Protocol")),
+        let protocol = match chosen.as_slice() {
+            [] => None,
+            [one] if self.protocols.contains(one) => Some(one.clone()),
+            [one] => return Err(Error::new(ErrorKind::UnofferedProtocol(one.clone()))),
+            _ => return Err(bad_response("more than one Sec-WebSocket-Protocol")),
+        };
+        Ok((protocol, deflate))
+    }
+
+    /// Only permessage-deflate can be accepted, and only when we offered it.
+    fn check_extensions(&self, headers: &HeaderMap) -> Result<Option<DeflateParams>, Error> {
+        let accepted: Vec<String> = headers
+            .get_all("sec-websocket-extensions")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.deflate {
+            return deflate.accept_response(&accepted);
+        }
+        match list(headers, "sec-websocket-extensions").first() {
+            None if accepted.is_empty() => Ok(None),
+            first => {
+                let name = first.map_or("", |e| e.split(';').next().unwrap_or_default().trim());
+                Err(Error::new(ErrorKind::UnofferedExtension(name.to_owned())))
+            }
         }
     }
 }

@@ -4,9 +4,11 @@
 //! validates payload bytes as they arrive, so an invalid text frame fails before
 //! it is complete, and hands out each complete frame's payload as a `Bytes` split
 //! off the buffer, without a copy. Only fragmented messages are copied, once, into
-//! the buffer that joins them.
+//! the buffer that joins them. A compressed message (permessage-deflate) is
+//! inflated once complete, within the message size limit, and validated then.
 
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use super::deflate::{Deflater, Inflater};
 use super::error::{Error, ErrorKind};
 use super::event::Message;
 use super::frame::{self, Header, OpCode};
@@ -39,6 +41,7 @@ enum Read {
 #[derive(Debug)]
 struct Partial {
     text: bool,
+    compressed: bool,
     buf: BytesMut,
 }
 
@@ -51,6 +54,8 @@ pub(crate) struct Decoder {
     partial: Option<Partial>,
     /// Validates the text message in progress, across frames.
     utf8: Utf8Validator,
+    /// permessage-deflate, when negotiated.
+    inflater: Option<Inflater>,
 }
 
 fn protocol(why: &'static str) -> Error {
@@ -66,7 +71,13 @@ impl Decoder {
             read: Read::Header,
             partial: None,
             utf8: Utf8Validator::default(),
+            inflater: None,
         }
+    }
+
+    /// Accepts compressed messages (RSV1) from now on.
+    pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
     }
 
     /// Bytes still missing from the frame being read, when its header is known.
@@ -98,7 +109,7 @@ impl Decoder {
                         if let Some(key) = header.mask {
                             apply_mask(fresh, key, done);
                         }
-                        if self.is_text(&header) {
+                        if self.is_text(&header) && !self.is_compressed(&header) {
                             self.utf8
                                 .feed(fresh)
                                 .map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
@@ -120,7 +131,12 @@ impl Decoder {
 
     /// Rules that depend on the role, the configuration or the message in progress.
     fn check_header(&self, header: &Header) -> Result<(), Error> {
-        if header.rsv != 0 {
+        // RSV1 marks the first frame of a compressed message, once negotiated.
+        let allowed = match header.opcode {
+            OpCode::Text | OpCode::Binary if self.inflater.is_some() => frame::RSV1,
+            _ => 0,
+        };
+        if header.rsv & !allowed != 0 {
             return Err(protocol("RSV bits set without a negotiated extension"));
         }
         match (self.role, header.mask.is_some()) {
@@ -158,19 +174,32 @@ impl Decoder {
         }
     }
 
+    fn is_compressed(&self, header: &Header) -> bool {
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => header.rsv & frame::RSV1 != 0,
+            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.compressed),
+            _ => false,
+        }
+    }
+
     fn complete(&mut self, header: Header, payload: Bytes) -> Result<Option<Frame>, Error> {
         let text = self.is_text(&header);
+        let compressed = self.is_compressed(&header);
         Ok(Some(match header.opcode {
             OpCode::Ping => Frame::Ping(payload),
             OpCode::Pong => Frame::Pong(payload),
             OpCode::Close => Frame::Close(parse_close(&payload)?),
             OpCode::Text | OpCode::Binary if header.fin => {
-                Frame::Message(self.finish(text, payload)?)
+                Frame::Message(self.finish(text, compressed, payload)?)
             }
             OpCode::Text | OpCode::Binary => {
                 let mut buf = BytesMut::with_capacity(payload.len() * 2);
                 buf.extend_from_slice(&payload);
-                self.partial = Some(Partial { text, buf });
+                self.partial = Some(Partial {
+                    text,
+                    compressed,
+                    buf,
+                });
                 return Ok(None);
             }
             OpCode::Continuation => {
@@ -180,14 +209,26 @@ impl Decoder {
                     return Ok(None);
                 }
                 let partial = self.partial.take().expect("present");
-                Frame::Message(self.finish(partial.text, partial.buf.freeze())?)
+                Frame::Message(self.finish(
+                    partial.text,
+                    partial.compressed,
+                    partial.buf.freeze(),
+                )?)
             }
         }))
     }
 
-    fn finish(&mut self, text: bool, payload: Bytes) -> Result<Message, Error> {
+    fn finish(&mut self, text: bool, compressed: bool, payload: Bytes) -> Result<Message, Error> {
+        let payload = match (&mut self.inflater, compressed) {
+            (Some(inflater), true) => inflater.decompress(&payload, self.max_message)?,
+            _ => payload,
+        };
         if !text {
             return Ok(Message::Binary(payload));
+        }
+        if compressed {
+            simdutf8::basic::from_utf8(&payload).map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
+            return Ok(Message::Text(Utf8Bytes::from_validated(payload)));
         }
         self.utf8
             .finish()
@@ -213,13 +254,26 @@ fn parse_close(payload: &[u8]) -> Result<CloseFrame, Error> {
     }
 }
 
-/// Encodes one final frame into `out`, masking it with a fresh random key when
-/// `role` is the client.
-pub(crate) fn encode(out: &mut Output, role: Role, opcode: OpCode, payload: Bytes) {
+/// Encodes one final frame into `out`, compressing a data message when
+/// permessage-deflate is on and the message is worth it, and masking it with a
+/// fresh random key when `role` is the client.
+pub(crate) fn encode(
+    out: &mut Output,
+    role: Role,
+    opcode: OpCode,
+    payload: Bytes,
+    deflater: Option<&mut Deflater>,
+) {
+    let (payload, rsv) = match deflater {
+        Some(d) if !opcode.is_control() && d.wants(payload.len()) => {
+            (d.compress(&payload), frame::RSV1)
+        }
+        _ => (payload, 0),
+    };
     match role {
         Role::Server => {
             let before = out.buf().len();
-            frame::write_header(out.buf(), opcode, None, payload.len());
+            frame::write_header(out.buf(), opcode, rsv, None, payload.len());
             let header_len = out.buf().len() - before;
             out.wrote(header_len);
             out.push_payload(payload);
@@ -229,7 +283,7 @@ pub(crate) fn encode(out: &mut Output, role: Role, opcode: OpCode, payload: Byte
             let buf = out.buf();
             let before = buf.len();
             buf.reserve(frame::MAX_HEADER + payload.len());
-            frame::write_header(buf, opcode, Some(key), payload.len());
+            frame::write_header(buf, opcode, rsv, Some(key), payload.len());
             let start = buf.len();
             buf.extend_from_slice(&payload);
             apply_mask(&mut buf[start..], key, 0);

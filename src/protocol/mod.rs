@@ -10,6 +10,11 @@
 //! legacy hixie-75 and hixie-76 drafts as a server.
 
 mod close;
+#[cfg(feature = "deflate")]
+mod deflate;
+#[cfg(not(feature = "deflate"))]
+#[path = "deflate_off.rs"]
+mod deflate;
 mod driver;
 mod error;
 mod event;
@@ -24,6 +29,8 @@ mod utf8;
 mod version;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use driver::{Driver, KEEPALIVE_PAYLOAD};
 pub use error::{Error, ErrorKind};
 pub use event::{Event, Message, Transmit};

@@ -19,6 +19,7 @@ use std::time::Duration;
 /// | [`allow_drafts`](Options::allow_drafts) | `false` | server |
 /// | [`secure`](Options::secure) | `false` | server (hixie `Location`) |
 /// | [`headers`](Options::headers) | none | client |
+/// | `deflate` (feature `deflate`) | off | both |
 ///
 /// ```
 /// use std::time::Duration;
@@ -41,6 +42,8 @@ pub struct Options {
     pub(crate) allow_drafts: bool,
     pub(crate) secure: bool,
     pub(crate) headers: HeaderMap,
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<super::DeflateConfig>,
 }
 
 impl Default for Options {
@@ -56,6 +59,8 @@ impl Default for Options {
             allow_drafts: false,
             secure: false,
             headers: HeaderMap::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -138,6 +143,24 @@ impl Options {
     pub fn headers(mut self, headers: HeaderMap) -> Self {
         self.headers = headers;
         self
+    }
+
+    /// Negotiate permessage-deflate (RFC 7692) with these settings: a client
+    /// offers it, a server accepts a compatible offer.
+    ///
+    /// Off by default: compression state costs each connection a few hundred KiB
+    /// (the LZ77 windows and hash tables), which would defeat an idle connection
+    /// costing a few KiB. Turn it on where bandwidth matters more than memory.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: super::DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+
+    /// The permessage-deflate settings, when enabled.
+    #[cfg(feature = "deflate")]
+    pub fn get_deflate(&self) -> Option<&super::DeflateConfig> {
+        self.deflate.as_ref()
     }
 
     /// The configured subprotocols.

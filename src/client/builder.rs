@@ -13,9 +13,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-/// How long opening a connection may take unless told otherwise.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How much of a refusal's body is kept unless told otherwise.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 4 << 10;
 
@@ -51,7 +48,7 @@ const RESERVED: [&str; 6] = [
 /// | [`protocols`](Builder::protocols) | those of the [`Config`]'s options (none) |
 /// | [`header`](Builder::header) | none |
 /// | [`config`](Builder::config) | [`Config::default`] |
-/// | [`connect_timeout`](Builder::connect_timeout) | 30 s |
+/// | [`connect_timeout`](Builder::connect_timeout) | the config's [`handshake_timeout`](Config::handshake_timeout) (10 s) |
 /// | [`proxy`](Builder::proxy) | none (environment variables are not read) |
 /// | [`max_error_body`](Builder::max_error_body) | 4 KiB |
 /// | `tls_config` (feature `rustls`) | webpki roots, ALPN `http/1.1` |
@@ -63,7 +60,7 @@ pub struct Builder {
     /// The first invalid header given, reported when connecting.
     header_error: Option<String>,
     config: Config,
-    connect_timeout: Duration,
+    connect_timeout: Option<Duration>,
     proxy: Option<String>,
     max_error_body: usize,
     #[cfg(feature = "rustls")]
@@ -79,7 +76,7 @@ impl Builder {
             headers: HeaderMap::new(),
             header_error: None,
             config: Config::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            connect_timeout: None,
             proxy: None,
             max_error_body: DEFAULT_MAX_ERROR_BODY,
             #[cfg(feature = "rustls")]
@@ -139,8 +136,10 @@ impl Builder {
 
     /// The most time opening may take: name resolution, TCP, the proxy tunnel,
     /// TLS and the upgrade exchange together. Past it, [`ErrorKind::Timeout`].
+    /// Without it, the [`config`](Builder::config)'s
+    /// [`handshake_timeout`](Config::handshake_timeout) bounds the same steps.
     pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
-        self.connect_timeout = timeout;
+        self.connect_timeout = Some(timeout);
         self
     }
 
@@ -205,7 +204,7 @@ impl Builder {
                 ),
             ));
         }
-        let deadline = Instant::now() + self.connect_timeout;
+        let deadline = self.deadline();
         let open = async {
             match &proxy {
                 Some(proxy) => {
@@ -248,7 +247,7 @@ impl Builder {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let driver = self.driver()?;
-        let deadline = Instant::now() + self.connect_timeout;
+        let deadline = self.deadline();
         let exchange = exchange::handshake(
             io,
             driver,
@@ -328,6 +327,15 @@ impl Builder {
         exchange::handshake(io, driver, config, max, Some(deadline)).await
     }
 
+    fn timeout(&self) -> Duration {
+        self.connect_timeout
+            .unwrap_or_else(|| self.config.get_handshake_timeout())
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout()
+    }
+
     async fn within<T>(
         &self,
         deadline: Instant,
@@ -339,7 +347,8 @@ impl Builder {
                 ErrorKind::Timeout,
                 format!(
                     "opening {} took longer than the connect timeout ({:?})",
-                    self.url, self.connect_timeout
+                    self.url,
+                    self.timeout()
                 ),
             )),
         }

@@ -39,12 +39,12 @@ mod target;
 #[cfg(feature = "rustls")]
 mod tls;
 
-pub use builder::{Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ERROR_BODY};
+pub use builder::{Builder, DEFAULT_MAX_ERROR_BODY};
 pub use error::{Error, ErrorKind};
 pub use exchange::{ClientStream, Connected, Handshake};
 
 /// Connects to `url` with the default settings of [`Builder`]: no
-/// subprotocol, no extra header, a 30 s timeout.
+/// subprotocol, no extra header, a 10 s timeout.
 ///
 /// # Cancel safety
 ///

@@ -29,7 +29,9 @@ pub struct Seen {
 }
 
 /// Runs the tungstenite handshake over `stream`: picks `choose` as subprotocol
-/// if given, reports the request, then hands the socket to `then`.
+/// if given, reports the request and returns the socket.
+// tungstenite's callback signature fixes the size of the error type.
+#[allow(clippy::result_large_err)]
 pub async fn tungstenite_accept<S>(
     stream: S,
     choose: Option<&'static str>,

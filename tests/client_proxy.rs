@@ -4,10 +4,12 @@
 mod client_support;
 
 use client_support::*;
+use futures::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use websocket_protocol::client::{Builder, ErrorKind};
+use websocket_protocol::Message;
 
 /// A one-connection CONNECT proxy: answers 200 and splices the streams. The
 /// handle gives the request head it received.
@@ -39,12 +41,17 @@ async fn connect_proxy() -> (SocketAddr, tokio::task::JoinHandle<String>) {
 #[tokio::test]
 async fn ws_through_a_connect_proxy() {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let server = tungstenite_server(Some("chat"), |seen, _ws| async move {
+    let server = tungstenite_server(Some("chat"), |seen, mut ws| async move {
         tx.send(seen).unwrap();
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_text() || message.is_binary() {
+                ws.send(message).await.unwrap();
+            }
+        }
     })
     .await;
     let (proxy, proxy_task) = connect_proxy().await;
-    let (_ws, response) = within(
+    let (mut ws, response) = within(
         Builder::new(format!("ws://{server}/via-proxy"))
             .protocols(["chat"])
             .proxy(format!("http://{proxy}"))
@@ -53,6 +60,11 @@ async fn ws_through_a_connect_proxy() {
     .await
     .unwrap();
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    within(ws.send(Message::text("through the tunnel")))
+        .await
+        .unwrap();
+    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    assert_eq!(echoed, Message::text("through the tunnel"));
 
     let head = within(proxy_task).await.unwrap();
     assert!(

@@ -6,8 +6,10 @@ mod client_support;
 
 use client_support::tls::{client_config, pki, tls_listener};
 use client_support::*;
+use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use websocket_protocol::client::{self, Builder, ErrorKind};
+use websocket_protocol::{CloseCode, Message};
 
 #[tokio::test]
 async fn wss_with_a_custom_root_reaches_a_tungstenite_server() {
@@ -16,11 +18,16 @@ async fn wss_with_a_custom_root_reaches_a_tungstenite_server() {
     let server = tokio::spawn(async move {
         let tls = server.await.unwrap().expect("server TLS handshake");
         let sni = tls.get_ref().1.server_name().map(str::to_owned);
-        let (seen, _ws) = tungstenite_accept(tls, Some("chat")).await;
+        let (seen, mut ws) = tungstenite_accept(tls, Some("chat")).await;
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_text() || message.is_binary() {
+                ws.send(message).await.unwrap();
+            }
+        }
         (sni, seen)
     });
     let url = format!("wss://localhost:{}/secure", addr.port());
-    let (_ws, response) = within(
+    let (mut ws, response) = within(
         Builder::new(url)
             .protocols(["chat"])
             .tls_config(client_config(&pki.root))
@@ -30,6 +37,10 @@ async fn wss_with_a_custom_root_reaches_a_tungstenite_server() {
     .unwrap();
     assert_eq!(response.status(), 101);
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    within(ws.send(Message::text("over tls"))).await.unwrap();
+    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    assert_eq!(echoed, Message::text("over tls"));
+    within(ws.close(CloseCode::NORMAL, "")).await.unwrap();
     let (sni, seen) = within(server).await.unwrap();
     assert_eq!(sni.as_deref(), Some("localhost"));
     assert_eq!(seen.uri, "/secure");
@@ -80,4 +91,32 @@ async fn a_plain_server_behind_a_wss_url_is_a_tls_error() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
+}
+
+#[tokio::test]
+async fn a_tls_server_vanishing_without_a_close_frame_is_still_an_error() {
+    // Reading a missing close_notify as the end of the stream must not hide a
+    // connection cut short: the missing close frame gives it away.
+    let pki = pki();
+    let (addr, server) = tls_listener(&pki).await;
+    tokio::spawn(async move {
+        let tls = server.await.unwrap().expect("server TLS handshake");
+        let (_, ws) = tungstenite_accept(tls, None).await;
+        drop(ws);
+    });
+    let (mut ws, _) = within(
+        Builder::new(format!("wss://localhost:{}/", addr.port()))
+            .tls_config(client_config(&pki.root))
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let end = within(ws.messages().next()).await;
+    let err = end.expect("an error, not a clean end").unwrap_err();
+    assert_eq!(err.kind(), websocket_protocol::ErrorKind::Io, "{err:?}");
+    let frame = ws.close_frame();
+    assert!(
+        frame.as_ref().is_none_or(|f| f.code == CloseCode::ABNORMAL),
+        "{frame:?}"
+    );
 }

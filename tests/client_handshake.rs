@@ -409,6 +409,7 @@ async fn bad_headers_and_protocols_are_invalid_header() {
         Builder::new(url).header("x-ok", "line\nbreak"),
         Builder::new(url).header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
         Builder::new(url).header("Host", "other"),
+        Builder::new(url).header("sec-websocket-extensions", "permessage-deflate"),
         Builder::new(url).protocols(["chat", "two words"]),
         Builder::new(url).protocols(["a,b"]),
     ];

@@ -16,14 +16,16 @@ use tokio::time::Instant;
 /// How much of a refusal's body is kept unless told otherwise.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 4 << 10;
 
-/// Headers the handshake writes itself; a second copy would break it.
-const RESERVED: [&str; 6] = [
-    "host",
-    "upgrade",
-    "connection",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-protocol",
+/// Headers the handshake writes itself, a second copy of which would break it,
+/// and where their values come from instead.
+const RESERVED: [(&str, &str); 7] = [
+    ("host", "the URL"),
+    ("upgrade", "the handshake"),
+    ("connection", "the handshake"),
+    ("sec-websocket-key", "the handshake"),
+    ("sec-websocket-version", "the handshake"),
+    ("sec-websocket-protocol", "Builder::protocols"),
+    ("sec-websocket-extensions", "Options::deflate"),
 ];
 
 /// Settings for one client connection; [`connect`](Builder::connect) opens it.
@@ -52,7 +54,7 @@ const RESERVED: [&str; 6] = [
 /// | [`proxy`](Builder::proxy) | none (environment variables are not read) |
 /// | [`max_error_body`](Builder::max_error_body) | 4 KiB |
 /// | `tls_config` (feature `rustls`) | webpki roots, ALPN `http/1.1` |
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     url: String,
     protocols: Option<Vec<String>>,
@@ -105,7 +107,8 @@ impl Builder {
         V: TryInto<HeaderValue>,
     {
         match (name.try_into(), value.try_into()) {
-            (Ok(name), Ok(value)) => {
+            (Ok(name), Ok(mut value)) => {
+                mark_sensitive(&name, &mut value);
                 self.headers.append(name, value);
             }
             (Err(_), _) => {
@@ -123,7 +126,9 @@ impl Builder {
     /// Adds every header of `headers`, as [`header`](Builder::header).
     pub fn headers(mut self, headers: HeaderMap) -> Builder {
         for (name, value) in &headers {
-            self.headers.append(name, value.clone());
+            let mut value = value.clone();
+            mark_sensitive(name, &mut value);
+            self.headers.append(name, value);
         }
         self
     }
@@ -295,10 +300,10 @@ impl Builder {
         for (name, value) in &self.headers {
             headers.append(name, value.clone());
         }
-        if let Some(name) = RESERVED.iter().find(|n| headers.contains_key(**n)) {
+        if let Some((name, from)) = RESERVED.iter().find(|(n, _)| headers.contains_key(*n)) {
             return Err(Error::new(
                 ErrorKind::InvalidHeader,
-                format!("the handshake sets the {name} header itself"),
+                format!("the {name} header cannot be set by hand: it comes from {from}"),
             ));
         }
         Driver::client(&self.url, options.headers(headers)).map_err(Error::handshake)
@@ -355,9 +360,62 @@ impl Builder {
     }
 }
 
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Builder");
+        d.field("url", &self.url)
+            .field("protocols", &self.protocols)
+            .field("headers", &self.headers)
+            .field("config", &self.config)
+            .field("connect_timeout", &self.connect_timeout)
+            // Proxy credentials stay out of logs.
+            .field("proxy", &self.proxy.as_deref().map(redact_userinfo))
+            .field("max_error_body", &self.max_error_body);
+        #[cfg(feature = "rustls")]
+        d.field("tls", &self.tls.as_ref().map(|_| "custom"));
+        d.finish()
+    }
+}
+
+/// `http://user:pass@host` -> `http://..@host`.
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => format!("{}..{}", &url[..start + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Credentials print as `Sensitive` in `Debug` output.
+fn mark_sensitive(name: &HeaderName, value: &mut HeaderValue) {
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    if [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE].contains(name) {
+        value.set_sensitive(true);
+    }
+}
+
 /// RFC 9110 token: what a subprotocol name may be.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_keeps_credentials_out() {
+        let builder = Builder::new("ws://example.com/")
+            .header("Authorization", "Bearer secret-token")
+            .header("X-Visible", "shown")
+            .proxy("http://user:hunter2@proxy:3128");
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("secret-token"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(
+            debug.contains("shown") && debug.contains("http://..@proxy:3128"),
+            "{debug}"
+        );
+    }
 }

@@ -55,9 +55,10 @@ pub enum ErrorKind {
     /// The URL is not a usable `ws://` or `wss://` URL (or the proxy URL is not
     /// an `http://` URL).
     InvalidUrl,
-    /// A header given to the builder is invalid, or is one the handshake sets
-    /// itself (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-Key`,
-    /// `Sec-WebSocket-Version`, `Sec-WebSocket-Protocol`).
+    /// A header or subprotocol given to the builder is invalid, or the header
+    /// is one the handshake sets itself (`Host`, `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, `Sec-WebSocket-Protocol`,
+    /// `Sec-WebSocket-Extensions`).
     InvalidHeader,
     /// A `wss://` URL, but the crate was built without its `rustls` feature.
     TlsNotEnabled,

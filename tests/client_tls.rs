@@ -120,3 +120,26 @@ async fn a_tls_server_vanishing_without_a_close_frame_is_still_an_error() {
         "{frame:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_silent_during_the_tls_handshake_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut sink = [0u8; 1024];
+        while let Ok(Ok(n)) = tokio::time::timeout(LIMIT, tcp.read(&mut sink)).await {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let err = within(
+        Builder::new(format!("wss://localhost:{}/", addr.port()))
+            .connect_timeout(std::time::Duration::from_millis(200))
+            .connect(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+}

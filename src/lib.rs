@@ -6,6 +6,7 @@
 //! in a hyper, tower or axum server, or [`protocol::Driver`] (the sans-IO core).
 #![warn(missing_docs)]
 
+pub mod client;
 mod error;
 pub mod protocol;
 pub mod server;

@@ -1,0 +1,70 @@
+//! The client: open a [`WebSocket`](crate::WebSocket) to a `ws://` or `wss://` URL.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), websocket_protocol::client::Error> {
+//! let (ws, response) = websocket_protocol::client::connect("ws://127.0.0.1:9001/chat").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The core ([`protocol::Driver::client`](crate::protocol::Driver::client))
+//! builds the upgrade request and checks the response: status 101, `Upgrade`,
+//! `Connection`, the accept key, the chosen subprotocol, no extension. hyper's
+//! HTTP/1.1 client connection carries the exchange and hands the stream over
+//! (`hyper::upgrade::on`); the socket then masks what it sends, as RFC 6455
+//! requires of clients.
+//!
+//! Three ways in, from the most to the least done for you:
+//!
+//! - [`connect`] and [`Builder::connect`]: resolve, connect, tunnel through an
+//!   HTTP proxy if asked, TLS for `wss://` (feature `rustls`), handshake, all
+//!   within one timeout. Subprotocols, extra headers and the socket
+//!   [`Config`](crate::Config) come from the [`Builder`].
+//! - [`Builder::connect_on`]: the handshake over any stream you opened (a Unix
+//!   socket, your own TLS).
+//! - [`Builder::into_handshake`]: the request to send on your own hyper
+//!   connection, and a [`Handshake`] to [`finish`](Handshake::finish) with the
+//!   response.
+//!
+//! Everything fails with one [`Error`] whose [`ErrorKind`] says what happened;
+//! a refusal keeps the server's status, headers and the start of its body.
+//!
+//! Without the `rustls` feature, a `wss://` URL fails with
+//! [`ErrorKind::TlsNotEnabled`] before anything is sent.
+
+mod builder;
+mod error;
+mod exchange;
+mod proxy;
+mod target;
+#[cfg(feature = "rustls")]
+mod tls;
+
+pub use builder::{Builder, DEFAULT_MAX_ERROR_BODY};
+pub use error::{Error, ErrorKind};
+pub use exchange::{ClientStream, Connected, Handshake};
+
+/// Connects to `url` with the default settings of [`Builder`]: no
+/// subprotocol, no extra header, a 10 s timeout.
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future closes the connection being opened.
+pub async fn connect(url: impl Into<String>) -> Result<Connected, Error> {
+    Builder::new(url).connect().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync_static<T: Send + Sync + 'static>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+
+    #[test]
+    fn errors_and_futures_can_cross_tasks() {
+        let error = Error::new(ErrorKind::Io, "x");
+        send_sync_static(&error);
+        send(&connect("ws://localhost/"));
+        send(&Builder::new("ws://localhost/").connect_on(tokio::io::duplex(64).0));
+    }
+}

@@ -20,13 +20,21 @@ async fn our_server_with_peer_client(deflate: bool) {
     expected.push("ping-by-client".into());
     if deflate {
         let ext = outcome.detail("deflate").cloned().unwrap_or_default();
-        outcome.step("deflate-negotiated", ext.as_str().is_some_and(|e| e.starts_with("permessage-deflate")), ext);
+        outcome.step(
+            "deflate-negotiated",
+            ext.as_str()
+                .is_some_and(|e| e.starts_with("permessage-deflate")),
+            ext,
+        );
     }
     outcome.assert_ok(&expected);
     // The first connection was closed by the peer with 4001, the second by us.
     let closes = server.next_closes(2).await;
     let first = closes[0].as_ref().expect("a close frame");
-    assert_eq!((u16::from(first.code), first.reason.as_str()), (4001, "client bye"));
+    assert_eq!(
+        (u16::from(first.code), first.reason.as_str()),
+        (4001, "client bye")
+    );
 }
 
 async fn our_client_with_peer_server(deflate: bool) {

@@ -32,7 +32,11 @@ pub fn peers_dir() -> PathBuf {
 }
 
 pub fn text_of(n: usize) -> String {
-    "abcdefghijklmnopqrstuvwxyz0123456789".chars().cycle().take(n).collect()
+    "abcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .cycle()
+        .take(n)
+        .collect()
 }
 
 pub fn binary_of(n: usize) -> Vec<u8> {
@@ -75,13 +79,20 @@ impl Outcome {
     }
 
     pub fn detail(&self, name: &str) -> Option<&Value> {
-        self.steps.iter().find(|(n, ..)| n == name).map(|(_, _, d)| d)
+        self.steps
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|(_, _, d)| d)
     }
 
     /// Every expected step is there and ok, no step failed, and the run finished.
     pub fn assert_ok(&self, expected: &[String]) {
         let failed: Vec<_> = self.steps.iter().filter(|(_, ok, _)| !ok).collect();
-        assert!(failed.is_empty(), "failed steps: {failed:?}\nall: {:?}", self.steps);
+        assert!(
+            failed.is_empty(),
+            "failed steps: {failed:?}\nall: {:?}",
+            self.steps
+        );
         for name in expected {
             assert!(
                 self.steps.iter().any(|(n, ..)| n == name),
@@ -108,7 +119,9 @@ impl Peer {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program} (run .ci/run to install the peers): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {program} (run .ci/run to install the peers): {e}")
+            });
         let lines = BufReader::new(child.stdout.take().expect("piped")).lines();
         Peer { child, lines }
     }
@@ -197,9 +210,8 @@ impl OurServer {
                     .on_upgrade(move |socket| scenario(socket, tx))
             }
         };
-        let refuse = |ws: WsUpgrade| async move {
-            ws.check_origin(|_| false).on_upgrade(|_| async {})
-        };
+        let refuse =
+            |ws: WsUpgrade| async move { ws.check_origin(|_| false).on_upgrade(|_| async {}) };
         let page = || async { Html(include_str!("../peers/browser.html")) };
         let app = Router::new()
             .route("/", get(page))
@@ -270,8 +282,14 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
             .connect_timeout(Duration::from_secs(10))
             .connect()
     };
-    let (mut ws, response) = connect("/echo", &["chat", "superchat"]).await.expect("connect");
-    out.step("subprotocol", ws.protocol() == Some("superchat"), ws.protocol().unwrap_or(""));
+    let (mut ws, response) = connect("/echo", &["chat", "superchat"])
+        .await
+        .expect("connect");
+    out.step(
+        "subprotocol",
+        ws.protocol() == Some("superchat"),
+        ws.protocol().unwrap_or(""),
+    );
     if deflate {
         let ext = response
             .headers()
@@ -290,13 +308,25 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
         }
     }
     let rtt = tokio::time::timeout(Duration::from_secs(5), ws.ping(&b"cli"[..])).await;
-    out.step("ping-by-client", matches!(rtt, Ok(Ok(_))), format!("{rtt:?}"));
+    out.step(
+        "ping-by-client",
+        matches!(rtt, Ok(Ok(_))),
+        format!("{rtt:?}"),
+    );
     ws.text("ping-me").await.expect("send");
     let reply = ws.messages().next().await.expect("reply").expect("reply");
-    out.step("ping-by-server", reply.as_text() == Some("pinged"), format!("{reply:?}"));
+    out.step(
+        "ping-by-server",
+        reply.as_text() == Some("pinged"),
+        format!("{reply:?}"),
+    );
     ws.text("fragment-me").await.expect("send");
     let reply = ws.messages().next().await.expect("reply").expect("reply");
-    out.step("fragmented-by-server", reply.as_text() == Some("fragmented"), format!("{reply:?}"));
+    out.step(
+        "fragmented-by-server",
+        reply.as_text() == Some("fragmented"),
+        format!("{reply:?}"),
+    );
     let echoed = ws.close(CloseCode::from(4001), "client bye").await;
     out.step(
         "close-by-client",
@@ -310,13 +340,18 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
     let frame = ws.close_frame();
     out.step(
         "close-by-server",
-        end.is_none() && matches!(&frame, Some(f) if u16::from(f.code) == 4002 && f.reason == "server bye"),
+        end.is_none()
+            && matches!(&frame, Some(f) if u16::from(f.code) == 4002 && f.reason == "server bye"),
         format!("{end:?} {frame:?}"),
     );
 
     let refused = connect("/refuse", &[]).await;
     let status = refused.as_ref().err().and_then(|e| e.status());
-    out.step("refused", status.map(|s| s.as_u16()) == Some(403), format!("{:?}", refused.err()));
+    out.step(
+        "refused",
+        status.map(|s| s.as_u16()) == Some(403),
+        format!("{:?}", refused.err()),
+    );
     out.done = true;
     out
 }

@@ -11,7 +11,7 @@ use super::options::Options;
 use super::output::Output;
 use super::utf8::Utf8Bytes;
 use super::version::{ReadyState, Role, Version};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -419,7 +419,7 @@ impl Driver {
                     match handshake::parse_response(&self.input, self.options.max_handshake_size) {
                         Ok(None) => return,
                         Ok(Some((response, size))) => {
-                            let _ = self.input.split_to(size);
+                            self.input.advance(size);
                             match handshake.check(&response) {
                                 Ok(protocol) => {
                                     self.protocol = protocol;
@@ -438,7 +438,7 @@ impl Driver {
                         return;
                     };
                     let key3: [u8; 8] = key3.try_into().expect("8 bytes");
-                    let _ = self.input.split_to(8);
+                    self.input.advance(8);
                     self.output.extend(&handshake::hixie76_answer(keys, &key3));
                     self.open();
                 }

@@ -14,7 +14,7 @@ use super::mask::apply_mask;
 use super::output::Output;
 use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::Role;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// A decoded unit: a whole message or a control frame.
 #[derive(Debug)]
@@ -87,7 +87,7 @@ impl Decoder {
                         return Ok(None);
                     };
                     self.check_header(&header)?;
-                    let _ = input.split_to(size);
+                    input.advance(size);
                     self.read = Read::Payload { header, done: 0 };
                 }
                 Read::Payload { header, done } => {

@@ -1,9 +1,10 @@
 //! The connection state machine.
 
+use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
 use super::event::{Event, Message, Transmit};
-use super::frame::OpCode;
+use super::frame::{self, OpCode};
 use super::handshake::{self, Accepted, ClientHandshake};
 use super::hixie;
 use super::hybi;
@@ -388,12 +389,42 @@ impl Driver {
     // ---- inputs --------------------------------------------------------------
 
     /// Feeds bytes read from the transport.
-    pub fn receive(&mut self, data: &[u8]) {
-        if matches!(self.phase, Phase::Closed | Phase::AwaitingEof { .. }) {
-            return;
+    pub fn receive(&mut self, mut data: &[u8]) {
+        loop {
+            if matches!(self.phase, Phase::Closed | Phase::AwaitingEof { .. }) {
+                return;
+            }
+            // While a frame's payload is being read, take no more than it still
+            // needs: the buffer then grows to that frame's size and not to twice
+            // it, and the bytes after it are read once it has left the buffer.
+            let hint = self.read_hint();
+            let (take, limit) = match hint {
+                0 => (data.len(), self.input_limit()),
+                hint => (hint.min(data.len()), self.input.len() + hint),
+            };
+            reserve_within(&mut self.input, take, limit);
+            self.input.extend_from_slice(&data[..take]);
+            self.process_input();
+            data = &data[take..];
+            if data.is_empty() {
+                return;
+            }
         }
-        self.input.extend_from_slice(data);
-        self.process_input();
+    }
+
+    /// The most the input buffer has to hold when no frame payload is being
+    /// read: a handshake head, a frame header, or a whole hixie frame.
+    fn input_limit(&self) -> usize {
+        match (&self.phase, &self.codec) {
+            (Phase::Open | Phase::Closing { .. }, Codec::Hybi(_)) => frame::MAX_HEADER,
+            // The type byte, the run, its 0xFF.
+            (Phase::Open | Phase::Closing { .. }, Codec::Hixie(_)) => {
+                self.options.max_message_size.saturating_add(2)
+            }
+            // Bytes fed before `start()` are only kept; they are not ours to bound.
+            (Phase::Created(_), _) => usize::MAX,
+            _ => self.options.max_handshake_size,
+        }
     }
 
     /// The buffer [`receive`](Driver::receive) appends to, for I/O layers that read

@@ -6,6 +6,7 @@
 //! off the buffer, without a copy. Only fragmented messages are copied, once, into
 //! the buffer that joins them.
 
+use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
 use super::event::Message;
@@ -168,13 +169,16 @@ impl Decoder {
                 Frame::Message(self.finish(text, payload)?)
             }
             OpCode::Text | OpCode::Binary => {
-                let mut buf = BytesMut::with_capacity(payload.len() * 2);
+                // Room for a second fragment like this one, within the limit.
+                let mut buf = BytesMut::with_capacity((payload.len() * 2).min(self.max_message));
                 buf.extend_from_slice(&payload);
                 self.partial = Some(Partial { text, buf });
                 return Ok(None);
             }
             OpCode::Continuation => {
                 let partial = self.partial.as_mut().expect("checked in check_header");
+                // check_header keeps the message within max_message.
+                reserve_within(&mut partial.buf, payload.len(), self.max_message);
                 partial.buf.extend_from_slice(&payload);
                 if !header.fin {
                     return Ok(None);

@@ -50,7 +50,7 @@ impl Watch {
             input.len()
         );
         assert!(
-            input.capacity() <= 2 * (input_limit + CHUNK) + SLACK,
+            input.capacity() <= input_limit + CHUNK + SLACK,
             "input capacity {}",
             input.capacity()
         );

@@ -949,3 +949,22 @@ fn hixie_lengths_are_bound_by_the_max_message_size() {
         }
     }
 }
+
+#[test]
+fn input_buffer_shrunk_by_the_caller_does_not_panic() {
+    // The contract is to only append to `input_buffer`; a caller that removes
+    // bytes anyway gets garbage, not a panic (the hixie decoder remembered how
+    // far it had scanned and indexed past the end).
+    let mut d = hixie(true, Options::default());
+    d.receive(b"\x00abc");
+    d.input_buffer().clear();
+    d.process_input();
+    d.receive(b"def\xff");
+    assert_eq!(events(&mut d), vec![text("def")]);
+    let mut d = server(Options::default());
+    d.receive(&c(0x81, b"Hello")[..8]);
+    d.input_buffer().clear();
+    d.process_input();
+    d.receive(b"xyz");
+    assert_eq!(d.state(), ReadyState::Open);
+}

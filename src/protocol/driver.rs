@@ -430,6 +430,11 @@ impl Driver {
     /// The buffer [`receive`](Driver::receive) appends to, for I/O layers that read
     /// straight into it (no copy); call [`process_input`](Driver::process_input)
     /// after adding bytes.
+    ///
+    /// Only append to it: the bytes already there belong to the driver, which
+    /// unmasks them in place and remembers how far it has read. To keep memory
+    /// within the limits as `receive` does, read at most
+    /// [`read_hint`](Driver::read_hint) bytes at a time while it is non-zero.
     pub fn input_buffer(&mut self) -> &mut BytesMut {
         &mut self.input
     }

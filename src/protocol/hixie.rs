@@ -74,6 +74,10 @@ impl Decoder {
                     };
                 }
                 Read::Run { keep, scanned } => {
+                    // `scanned` only passes the end if the caller took bytes out
+                    // of `Driver::input_buffer`, which it must not; scan what is
+                    // there rather than panic.
+                    let scanned = scanned.min(input.len());
                     let Some(pos) = input[scanned..].iter().position(|&b| b == 0xFF) else {
                         if input.len() > self.max_message {
                             return Err(Error::new(ErrorKind::TooBig));

@@ -176,8 +176,12 @@ fn parse_small(c: &mut Criterion) {
 fn utf8(c: &mut Criterion) {
     // Mostly ASCII with some two-, three- and four-byte code points.
     let unit = "WebSocket text: café, ünïcödé, 日本語, 𝄞 and plenty of ASCII around it. ";
-    let text: String = unit.repeat(MIB / unit.len() + 1).chars().take(MIB).collect();
-    let text = &text[..text.floor_char_boundary(MIB)];
+    let mut text = unit.repeat(MIB / unit.len() + 1);
+    let mut end = MIB;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
     let bytes = text.as_bytes();
     let mut g = c.benchmark_group("utf8_1MiB");
     g.throughput(Throughput::Bytes(bytes.len() as u64));

@@ -389,6 +389,10 @@ impl Driver {
     // ---- inputs --------------------------------------------------------------
 
     /// Feeds bytes read from the transport.
+    ///
+    /// Before [`start`](Driver::start) the bytes are only kept, with no bound
+    /// (they may hold a hixie-76 key or early frames), so start first; once the
+    /// connection is closed they are dropped.
     pub fn receive(&mut self, mut data: &[u8]) {
         loop {
             if matches!(self.phase, Phase::Closed | Phase::AwaitingEof { .. }) {

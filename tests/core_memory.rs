@@ -12,9 +12,11 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNT: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        COUNT.fetch_add(1, Relaxed);
         let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
         PEAK.fetch_max(live, Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
@@ -69,6 +71,32 @@ fn peak_during(run: impl FnOnce()) -> usize {
 
 #[test]
 fn large_frames_and_messages_stay_within_the_limits() {
+    // Small frames in reads that cut them anywhere: the input buffer reuses the
+    // space consumed frames leave instead of allocating per read.
+    let frame = {
+        let mut f = vec![0x82, 0x8A, 0, 0, 0, 0];
+        f.extend_from_slice(b"0123456789");
+        f
+    };
+    let wire = frame.repeat(4096);
+    let mut d = server(Options::default());
+    for piece in wire.chunks(1000) {
+        d.receive(piece);
+        while d.poll_event().is_some() {}
+    }
+    let before = COUNT.load(Relaxed);
+    let mut reads = 0;
+    for _ in 0..4 {
+        for piece in wire.chunks(1000) {
+            d.receive(piece);
+            reads += 1;
+            while d.poll_event().is_some() {}
+        }
+    }
+    let per_read = (COUNT.load(Relaxed) - before) as f64 / reads as f64;
+    eprintln!("allocations per 1000-byte read of 16-byte frames: {per_read:.2}");
+    assert!(per_read < 1.0, "{per_read} allocations per read");
+
     let options = Options::default().max_frame_size(MIB).max_message_size(MIB);
 
     // One 1 MiB frame read in 64 KiB pieces: the input buffer grows to the frame,

@@ -7,6 +7,11 @@
 
 use bytes::BytesMut;
 
+/// Buffers bound by a limit up to this size grow as `reserve` makes them
+/// (doubling, reusing the space consumed bytes leave): little memory is at
+/// stake, and sizing them exactly would cost an allocation on many reads.
+const EXACT_ABOVE: usize = 64 << 10;
+
 /// Makes room for `additional` more bytes in `buf`, which will never need to hold
 /// more than `limit` bytes: it grows as `reserve` does (doubling) while far from
 /// the limit, then once to exactly `limit`. Jumping early, rather than doubling
@@ -17,9 +22,13 @@ pub(crate) fn reserve_within(buf: &mut BytesMut, additional: usize, limit: usize
     if buf.capacity() - buf.len() >= additional {
         return;
     }
+    // Space freed at the front by consumed bytes comes first: no allocation.
+    if buf.try_reclaim(additional) {
+        return;
+    }
     let needed = buf.len().saturating_add(additional);
     let doubled = buf.capacity().saturating_mul(2).max(needed);
-    if doubled.saturating_mul(2) <= limit {
+    if limit <= EXACT_ABOVE || doubled.saturating_mul(2) <= limit {
         buf.reserve(additional);
         return;
     }
@@ -35,18 +44,28 @@ mod tests {
 
     #[test]
     fn doubles_far_from_the_limit_then_jumps_to_it() {
-        let mut buf = BytesMut::with_capacity(16);
-        buf.extend_from_slice(&[1; 16]);
-        reserve_within(&mut buf, 1, 1000);
-        assert!(buf.capacity() >= 32 && buf.capacity() < 1000);
-        buf.extend_from_slice(&[2; 300]);
-        reserve_within(&mut buf, 300, 1000);
-        assert_eq!(buf.capacity(), 1000);
-        let mut expected = vec![1; 16];
-        expected.extend_from_slice(&[2; 300]);
+        const K: usize = 1 << 10;
+        let limit = 1000 * K;
+        let mut buf = BytesMut::with_capacity(16 * K);
+        buf.extend_from_slice(&[1; 16 * K]);
+        reserve_within(&mut buf, 1, limit);
+        assert!(buf.capacity() >= 32 * K && buf.capacity() < limit);
+        buf.extend_from_slice(&[2; 300 * K]);
+        reserve_within(&mut buf, 300 * K, limit);
+        assert_eq!(buf.capacity(), limit);
+        let mut expected = vec![1; 16 * K];
+        expected.extend_from_slice(&[2; 300 * K]);
         assert_eq!(&buf[..], &expected[..]);
         // Needing more than the limit is served exactly.
-        reserve_within(&mut buf, 2000, 1000);
-        assert_eq!(buf.capacity(), 316 + 2000);
+        reserve_within(&mut buf, 2000 * K, limit);
+        assert_eq!(buf.capacity(), 316 * K + 2000 * K);
+    }
+
+    #[test]
+    fn small_limits_grow_as_reserve_does() {
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(&[1; 16]);
+        reserve_within(&mut buf, 1, 20);
+        assert!(buf.capacity() >= 32);
     }
 }

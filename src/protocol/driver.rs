@@ -102,6 +102,18 @@ enum Codec {
 /// with the right code, an [`Event::Error`] and an [`Event::Close`]. Commands fail
 /// only on misuse (sending after close, binary on hixie).
 ///
+/// # Memory
+///
+/// The input buffer holds at most the frame being read (bound by
+/// [`Options::max_frame_size`], and sized to it exactly once large) or a hixie
+/// frame (bound by [`Options::max_message_size`]), plus what one
+/// [`receive`](Driver::receive) brought. A fragmented message is joined in one
+/// buffer of at most [`Options::max_message_size`]. Events and bytes to write
+/// wait until taken, so drain them after each step as above: they follow the
+/// input (a pong per ping, a message per message). Messages sent before the
+/// handshake finishes wait too; [`buffered_amount`](Driver::buffered_amount)
+/// counts every byte not yet taken, for the I/O layer's backpressure.
+///
 /// # Example
 ///
 /// A client and a server driver talking to each other in memory:

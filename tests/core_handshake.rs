@@ -830,3 +830,27 @@ fn oversized_response_heads_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn http_1_0_requests_are_400() {
+    // RFC 6455 section 4.2.1: "the HTTP version MUST be at least 1.1".
+    let raw = format!(
+        "GET /chat HTTP/1.0\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {RFC_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let err = match Driver::server_from_bytes(raw.as_bytes(), Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("HTTP/1.0 accepted"),
+    };
+    assert!(
+        matches!(err.kind(), ErrorKind::MalformedRequest(_)),
+        "{err}"
+    );
+    assert_eq!(err.response().unwrap().status(), 400);
+    let mut req = hybi_request("13");
+    *req.version_mut() = http::Version::HTTP_10;
+    assert!(Driver::server(&req, Options::default()).is_err());
+    let mut req = hixie75_request();
+    *req.version_mut() = http::Version::HTTP_10;
+    assert!(Driver::server(&req, drafts()).is_err());
+}

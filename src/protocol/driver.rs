@@ -205,8 +205,8 @@ impl Driver {
     ///
     /// The drafts are refused with [`ErrorKind::DraftsNotAllowed`] (426) unless
     /// [`Options::allow_drafts`] is set. `Upgrade` and `Connection` are matched as
-    /// case-insensitive tokens of comma lists; a method other than GET is 405; a
-    /// hybi key that is not base64 of 16 bytes, or a hixie-76 key with no spaces or
+    /// case-insensitive tokens of comma lists; a method other than GET is 405;
+    /// HTTP/1.0 is 400; a hybi key that is not base64 of 16 bytes, or a hixie-76 key with no spaces or
     /// a remainder, is 400. [`Error::response`] gives the HTTP answer to send.
     pub fn server(request: &http::Request<()>, options: Options) -> Result<Driver, Error> {
         let accepted = handshake::accept(request, &options)?;

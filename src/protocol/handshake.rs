@@ -162,6 +162,10 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
     if req.method() != Method::GET {
         return Err(Error::new(ErrorKind::MethodNotAllowed));
     }
+    // RFC 6455 section 4.2.1, and the drafts before it: HTTP/1.1 or later.
+    if req.version() < http::Version::HTTP_11 {
+        return Err(malformed("the HTTP version must be at least 1.1"));
+    }
     if !has_token(headers, http::header::CONNECTION, "upgrade") {
         return Err(malformed("missing Connection: Upgrade"));
     }

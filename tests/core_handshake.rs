@@ -606,6 +606,9 @@ fn client_host_omits_default_ports() {
         ("wss://example.com:443/a", "example.com", "/a"),
         ("wss://example.com:80/a", "example.com:80", "/a"),
         ("ws://127.0.0.1:9002/", "127.0.0.1:9002", "/"),
+        ("ws://[::1]:9002/x", "[::1]:9002", "/x"),
+        ("wss://[::1]/", "[::1]", "/"),
+        ("ws://example.com?q=1", "example.com", "/?q=1"),
     ] {
         let d = Driver::client(url, Options::default()).unwrap();
         let req = d.client_request().unwrap();

@@ -371,10 +371,18 @@ impl ClientHandshake {
             Some(port) if port != default_port => format!("{}:{port}", authority.host()),
             _ => authority.host().to_owned(),
         };
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
-        let target = if target.is_empty() { "/" } else { target };
+        // RFC 6455 section 3: the resource name is the path, "/" when empty,
+        // then the query if any (`ws://host?x` asks for `/?x`).
+        let path = match uri.path() {
+            "" => "/",
+            path => path,
+        };
+        let target = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
         let key = BASE64.encode(rand::random::<[u8; 16]>());
-        let mut request = Request::get(target)
+        let mut request = Request::get(target.as_str())
             .header("Host", host)
             .header("Upgrade", "websocket")
             .header("Connection", "Upgrade")

@@ -609,6 +609,9 @@ fn client_host_omits_default_ports() {
         ("ws://[::1]:9002/x", "[::1]:9002", "/x"),
         ("wss://[::1]/", "[::1]", "/"),
         ("ws://example.com?q=1", "example.com", "/?q=1"),
+        ("WS://example.com:8080/", "example.com:8080", "/"),
+        ("Wss://example.com:443/", "example.com", "/"),
+        ("http://example.com/", "example.com", "/"),
     ] {
         let d = Driver::client(url, Options::default()).unwrap();
         let req = d.client_request().unwrap();
@@ -620,6 +623,11 @@ fn client_host_omits_default_ports() {
         "ftp://example.com/",
         "ws://user:pw@example.com/",
         "/path",
+        "ws://",
+        "ws://:80/",
+        "ws://example.com:99999/",
+        "ws://example.com:65536/",
+        "ws://example.com/#fragment",
     ] {
         let err = Driver::client(url, Options::default()).unwrap_err();
         assert!(

@@ -233,7 +233,10 @@ impl Driver {
         Ok(Some(driver))
     }
 
-    /// A client driver for a `ws://` or `wss://` URL (RFC 6455, masking on). The
+    /// A client driver for a `ws://` or `wss://` URL (RFC 6455, masking on;
+    /// `http://` and `https://` are taken as aliases, the scheme in any case). A
+    /// URL without a host, with a port over 65535, with credentials or with a
+    /// `#fragment` is [`ErrorKind::InvalidUrl`]. The
     /// request offers [`Options::protocols`] and carries [`Options::headers`]; TLS
     /// for `wss://` is the I/O layer's business.
     pub fn client(url: &str, options: Options) -> Result<Driver, Error> {

@@ -355,19 +355,41 @@ pub(crate) struct ClientHandshake {
 impl ClientHandshake {
     pub(crate) fn new(url: &str, options: &Options) -> Result<Self, Error> {
         let invalid = |why| Error::new(ErrorKind::InvalidUrl(why));
+        // RFC 6455 section 3: a WebSocket URI has no fragment. (The URI parser
+        // would drop it silently.)
+        if url.contains('#') {
+            return Err(invalid("a WebSocket URL has no #fragment"));
+        }
         let uri: http::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
-        let default_port = match uri.scheme_str() {
-            Some("ws") | Some("http") => 80,
-            Some("wss") | Some("https") => 443,
-            _ => return Err(invalid("the scheme must be ws:// or wss://")),
-        };
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let default_port =
+            if scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("http") {
+                80
+            } else if scheme.eq_ignore_ascii_case("wss") || scheme.eq_ignore_ascii_case("https") {
+                443
+            } else {
+                return Err(invalid("the scheme must be ws:// or wss://"));
+            };
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
         if authority.as_str().contains('@') {
             return Err(invalid(
                 "credentials in the URL are not supported; send an Authorization header",
             ));
         }
+        if authority.host().is_empty() {
+            return Err(invalid("no host"));
+        }
+        // An out-of-range port parses as no port at all: catch it, or the
+        // request would go to the default port.
+        let port_text = authority
+            .as_str()
+            .get(authority.host().len()..)
+            .unwrap_or_default()
+            .trim_start_matches(':');
         let host = match authority.port_u16() {
+            None if !port_text.is_empty() => {
+                return Err(invalid("the port is not a number up to 65535"))
+            }
             Some(port) if port != default_port => format!("{}:{port}", authority.host()),
             _ => authority.host().to_owned(),
         };

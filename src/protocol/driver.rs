@@ -301,7 +301,8 @@ impl Driver {
 
     /// Client: checks a response received by an HTTP stack (status 101,
     /// `Upgrade`, `Connection`, the accept key, the chosen protocol, no extension)
-    /// and opens the connection.
+    /// and opens the connection. On error nothing changes and no event is
+    /// queued: the caller owns the failed exchange, and drops the driver.
     pub fn finish_handshake(&mut self, response: &http::Response<()>) -> Result<(), Error> {
         let handshake = match std::mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Created(Start::Client(h)) | Phase::AwaitingResponse(h) => h,

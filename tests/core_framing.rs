@@ -951,6 +951,33 @@ fn hixie_lengths_are_bound_by_the_max_message_size() {
 }
 
 #[test]
+fn hixie_length_prefix_cannot_overflow_even_without_a_limit() {
+    // With no practical limit the digits overflow usize before passing it:
+    // checked arithmetic turns that into the same error.
+    let mut d = hixie(true, Options::default().max_message_size(usize::MAX));
+    let mut wire = vec![0x80];
+    wire.extend_from_slice(&[0xFF; 20]);
+    hixie_too_big(&mut d, &wire);
+    // And a 64-bit hybi length near the top is refused, not allocated.
+    let mut d = server(
+        Options::default()
+            .max_frame_size(usize::MAX)
+            .max_message_size(usize::MAX),
+    );
+    let mut wire = vec![0x82, 0xFF];
+    wire.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+    wire.extend_from_slice(&KEY);
+    wire.extend_from_slice(b"some payload");
+    d.receive(&wire);
+    assert!(d.input_buffer().capacity() < 1 << 20);
+    assert_eq!(
+        d.state(),
+        ReadyState::Open,
+        "waits for the rest of the frame"
+    );
+}
+
+#[test]
 fn input_buffer_shrunk_by_the_caller_does_not_panic() {
     // The contract is to only append to `input_buffer`; a caller that removes
     // bytes anyway gets garbage, not a panic (the hixie decoder remembered how

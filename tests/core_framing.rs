@@ -637,7 +637,7 @@ fn server_shuts_the_transport_once_the_closing_handshake_completes() {
     // Client starts: the server echoes and shuts at once.
     let mut srv = server(Options::default());
     srv.receive(&c(0x88, b"\x03\xe8"));
-    assert_eq!(drain(&mut srv).1, true);
+    assert!(drain(&mut srv).1);
     // Server starts: it shuts only when the client's close arrives.
     let mut srv = server(Options::default());
     srv.close(1001, "going").unwrap();
@@ -948,4 +948,50 @@ fn hixie_lengths_are_bound_by_the_max_message_size() {
             hixie_too_big(&mut d, &wire);
         }
     }
+}
+
+#[test]
+fn hixie_length_prefix_cannot_overflow_even_without_a_limit() {
+    // With no practical limit the digits overflow usize before passing it:
+    // checked arithmetic turns that into the same error.
+    let mut d = hixie(true, Options::default().max_message_size(usize::MAX));
+    let mut wire = vec![0x80];
+    wire.extend_from_slice(&[0xFF; 20]);
+    hixie_too_big(&mut d, &wire);
+    // And a 64-bit hybi length near the top is refused, not allocated.
+    let mut d = server(
+        Options::default()
+            .max_frame_size(usize::MAX)
+            .max_message_size(usize::MAX),
+    );
+    let mut wire = vec![0x82, 0xFF];
+    wire.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+    wire.extend_from_slice(&KEY);
+    wire.extend_from_slice(b"some payload");
+    d.receive(&wire);
+    assert!(d.input_buffer().capacity() < 1 << 20);
+    assert_eq!(
+        d.state(),
+        ReadyState::Open,
+        "waits for the rest of the frame"
+    );
+}
+
+#[test]
+fn input_buffer_shrunk_by_the_caller_does_not_panic() {
+    // The contract is to only append to `input_buffer`; a caller that removes
+    // bytes anyway gets garbage, not a panic (the hixie decoder remembered how
+    // far it had scanned and indexed past the end).
+    let mut d = hixie(true, Options::default());
+    d.receive(b"\x00abc");
+    d.input_buffer().clear();
+    d.process_input();
+    d.receive(b"def\xff");
+    assert_eq!(events(&mut d), vec![text("def")]);
+    let mut d = server(Options::default());
+    d.receive(&c(0x81, b"Hello")[..8]);
+    d.input_buffer().clear();
+    d.process_input();
+    d.receive(b"xyz");
+    assert_eq!(d.state(), ReadyState::Open);
 }

@@ -606,6 +606,12 @@ fn client_host_omits_default_ports() {
         ("wss://example.com:443/a", "example.com", "/a"),
         ("wss://example.com:80/a", "example.com:80", "/a"),
         ("ws://127.0.0.1:9002/", "127.0.0.1:9002", "/"),
+        ("ws://[::1]:9002/x", "[::1]:9002", "/x"),
+        ("wss://[::1]/", "[::1]", "/"),
+        ("ws://example.com?q=1", "example.com", "/?q=1"),
+        ("WS://example.com:8080/", "example.com:8080", "/"),
+        ("Wss://example.com:443/", "example.com", "/"),
+        ("http://example.com/", "example.com", "/"),
     ] {
         let d = Driver::client(url, Options::default()).unwrap();
         let req = d.client_request().unwrap();
@@ -617,6 +623,11 @@ fn client_host_omits_default_ports() {
         "ftp://example.com/",
         "ws://user:pw@example.com/",
         "/path",
+        "ws://",
+        "ws://:80/",
+        "ws://example.com:99999/",
+        "ws://example.com:65536/",
+        "ws://example.com/#fragment",
     ] {
         let err = Driver::client(url, Options::default()).unwrap_err();
         assert!(
@@ -829,4 +840,28 @@ fn oversized_response_heads_are_refused() {
         matches!(err.kind(), ErrorKind::MalformedResponse(_)),
         "{err}"
     );
+}
+
+#[test]
+fn http_1_0_requests_are_400() {
+    // RFC 6455 section 4.2.1: "the HTTP version MUST be at least 1.1".
+    let raw = format!(
+        "GET /chat HTTP/1.0\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {RFC_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let err = match Driver::server_from_bytes(raw.as_bytes(), Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("HTTP/1.0 accepted"),
+    };
+    assert!(
+        matches!(err.kind(), ErrorKind::MalformedRequest(_)),
+        "{err}"
+    );
+    assert_eq!(err.response().unwrap().status(), 400);
+    let mut req = hybi_request("13");
+    *req.version_mut() = http::Version::HTTP_10;
+    assert!(Driver::server(&req, Options::default()).is_err());
+    let mut req = hixie75_request();
+    *req.version_mut() = http::Version::HTTP_10;
+    assert!(Driver::server(&req, drafts()).is_err());
 }

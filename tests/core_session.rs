@@ -399,3 +399,24 @@ fn keepalive_with_idle_timeout_survives_an_answering_peer_and_closes_a_dead_one(
     assert!(closed_by_idle(&link.take_server_events()));
     assert!(link.server_shut);
 }
+
+#[test]
+fn huge_timer_durations_do_not_overflow() {
+    // `Duration::MAX` is a natural way to say "never"; `Instant + Duration::MAX`
+    // would panic.
+    let options = Options::default()
+        .close_timeout(Duration::MAX)
+        .keepalive(Duration::MAX)
+        .idle_timeout(Duration::MAX);
+    let mut link = Link::new(options.clone(), options);
+    assert!(link
+        .next_timer()
+        .is_some_and(|t| t > link.now + Duration::from_secs(1 << 30)));
+    link.advance(Duration::from_secs(3600));
+    assert_eq!(link.server.state(), ReadyState::Open);
+    link.up_s2c = false;
+    link.server.close(1000, "").unwrap();
+    link.run();
+    link.advance(Duration::from_secs(3600));
+    assert_eq!(link.server.state(), ReadyState::Closing);
+}

@@ -363,3 +363,159 @@ fn client_receives_fragments_pings_and_close_from_tungstenite() {
     );
     assert_eq!(server.join().unwrap(), vec![bytes::Bytes::from("between")]);
 }
+
+// ---- in memory, randomised ----------------------------------------------------------------
+
+/// An in-memory stream for tungstenite: reads from `input`, writes to `output`.
+#[derive(Default)]
+struct Memory {
+    input: std::io::Cursor<Vec<u8>>,
+    output: Vec<u8>,
+}
+
+impl Read for Memory {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(IoErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Memory {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn open_server_driver() -> Driver {
+    let req = http::Request::get("/")
+        .header("Host", "x")
+        .header("Upgrade", "websocket")
+        .header("Connection", "Upgrade")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("Sec-WebSocket-Version", "13")
+        .body(())
+        .unwrap();
+    let mut d = Driver::server(&req, Options::default()).unwrap();
+    d.start();
+    while d.poll_transmit().is_some() {}
+    assert_eq!(d.poll_event(), Some(Event::Open));
+    d
+}
+
+/// A message as tungstenite sends it: whole, or cut into `cuts` fragments.
+fn tungstenite_send(ws: &mut tungstenite::WebSocket<Memory>, m: &Message, cuts: usize) {
+    let (data, kind) = match m {
+        Message::Text(t) => (t.as_bytes().to_vec(), Data::Text),
+        Message::Binary(b) => (b.to_vec(), Data::Binary),
+    };
+    if cuts <= 1 {
+        let msg = match m {
+            Message::Text(t) => TMessage::text(t.as_str()),
+            Message::Binary(b) => TMessage::binary(b.clone()),
+        };
+        ws.send(msg).unwrap();
+        return;
+    }
+    let size = data.len().div_ceil(cuts).max(1);
+    let pieces: Vec<&[u8]> = if data.is_empty() {
+        vec![&[]]
+    } else {
+        data.chunks(size).collect()
+    };
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = if i == 0 { kind } else { Data::Continue };
+        ws.send(fragment(piece, opcode, i + 1 == pieces.len()))
+            .unwrap();
+    }
+}
+
+fn arb_message() -> impl proptest::strategy::Strategy<Value = Message> {
+    use proptest::prelude::*;
+    prop_oneof![
+        ".{0,200}".prop_map(|s: String| Message::text(s)),
+        prop::collection::vec(any::<u8>(), 0..3000).prop_map(Message::binary),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Messages tungstenite sends (whole or fragmented, code points split at
+    /// random) reach our server intact, whatever the read sizes.
+    #[test]
+    fn tungstenite_client_to_our_server(
+        messages in proptest::collection::vec((arb_message(), 0usize..5), 1..8),
+        read in 1usize..700,
+    ) {
+        let mut ws = tungstenite::WebSocket::from_raw_socket(
+            Memory::default(),
+            tungstenite::protocol::Role::Client,
+            None,
+        );
+        for (m, cuts) in &messages {
+            tungstenite_send(&mut ws, m, *cuts);
+        }
+        let wire = std::mem::take(&mut ws.get_mut().output);
+        let mut d = open_server_driver();
+        for piece in wire.chunks(read) {
+            d.receive(piece);
+        }
+        let got: Vec<Event> = std::iter::from_fn(|| d.poll_event()).collect();
+        let want: Vec<Event> = messages.iter().map(|(m, _)| Event::Message(m.clone())).collect();
+        proptest::prop_assert_eq!(got, want);
+    }
+
+    /// Messages our client sends reach tungstenite's server intact.
+    #[test]
+    fn our_client_to_tungstenite_server(
+        messages in proptest::collection::vec(arb_message(), 1..8),
+    ) {
+        let mut d = Driver::client("ws://x/", Options::default()).unwrap();
+        d.start_without_head();
+        let key = d.client_request().unwrap().headers()["sec-websocket-key"].clone();
+        let res = http::Response::builder()
+            .status(101)
+            .header("upgrade", "websocket")
+            .header("connection", "upgrade")
+            .header(
+                "sec-websocket-accept",
+                websocket_protocol::protocol::accept_key(key.as_bytes()),
+            )
+            .body(())
+            .unwrap();
+        d.finish_handshake(&res).unwrap();
+        for m in &messages {
+            d.send(m.clone()).unwrap();
+        }
+        let mut wire = Vec::new();
+        while let Some(Transmit::Data(b)) = d.poll_transmit() {
+            wire.extend_from_slice(&b);
+        }
+        let memory = Memory { input: std::io::Cursor::new(wire), output: Vec::new() };
+        let mut ws = tungstenite::WebSocket::from_raw_socket(
+            memory,
+            tungstenite::protocol::Role::Server,
+            None,
+        );
+        for m in &messages {
+            let got = ws.read().unwrap();
+            let got = match got {
+                TMessage::Text(t) => Message::text(t.as_str().to_owned()),
+                TMessage::Binary(b) => Message::binary(b),
+                other => panic!("{other:?}"),
+            };
+            proptest::prop_assert_eq!(&got, m);
+        }
+    }
+}

@@ -1,10 +1,11 @@
 //! The connection state machine.
 
+use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::deflate::{self, Deflater};
 use super::error::{Error, ErrorKind};
 use super::event::{Event, Message, Transmit};
-use super::frame::OpCode;
+use super::frame::{self, OpCode};
 use super::handshake::{self, Accepted, ClientHandshake};
 use super::hixie;
 use super::hybi;
@@ -12,7 +13,7 @@ use super::options::Options;
 use super::output::Output;
 use super::utf8::Utf8Bytes;
 use super::version::{ReadyState, Role, Version};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -104,6 +105,18 @@ enum Codec {
 /// Inputs never fail: whatever the peer sends, a violation becomes a close frame
 /// with the right code, an [`Event::Error`] and an [`Event::Close`]. Commands fail
 /// only on misuse (sending after close, binary on hixie).
+///
+/// # Memory
+///
+/// The input buffer holds at most the frame being read (bound by
+/// [`Options::max_frame_size`], and sized to it exactly once large) or a hixie
+/// frame (bound by [`Options::max_message_size`]), plus what one
+/// [`receive`](Driver::receive) brought. A fragmented message is joined in one
+/// buffer of at most [`Options::max_message_size`]. Events and bytes to write
+/// wait until taken, so drain them after each step as above: they follow the
+/// input (a pong per ping, a message per message). Messages sent before the
+/// handshake finishes wait too; [`buffered_amount`](Driver::buffered_amount)
+/// counts every byte not yet taken, for the I/O layer's backpressure.
 ///
 /// # Example
 ///
@@ -201,8 +214,8 @@ impl Driver {
     ///
     /// The drafts are refused with [`ErrorKind::DraftsNotAllowed`] (426) unless
     /// [`Options::allow_drafts`] is set. `Upgrade` and `Connection` are matched as
-    /// case-insensitive tokens of comma lists; a method other than GET is 405; a
-    /// hybi key that is not base64 of 16 bytes, or a hixie-76 key with no spaces or
+    /// case-insensitive tokens of comma lists; a method other than GET is 405;
+    /// HTTP/1.0 is 400; a hybi key that is not base64 of 16 bytes, or a hixie-76 key with no spaces or
     /// a remainder, is 400. [`Error::response`] gives the HTTP answer to send.
     pub fn server(request: &http::Request<()>, options: Options) -> Result<Driver, Error> {
         let accepted = handshake::accept(request, &options)?;
@@ -261,7 +274,10 @@ impl Driver {
         Ok(Some(driver))
     }
 
-    /// A client driver for a `ws://` or `wss://` URL (RFC 6455, masking on). The
+    /// A client driver for a `ws://` or `wss://` URL (RFC 6455, masking on;
+    /// `http://` and `https://` are taken as aliases, the scheme in any case). A
+    /// URL without a host, with a port over 65535, with credentials or with a
+    /// `#fragment` is [`ErrorKind::InvalidUrl`]. The
     /// request offers [`Options::protocols`] and carries [`Options::headers`]; TLS
     /// for `wss://` is the I/O layer's business.
     pub fn client(url: &str, options: Options) -> Result<Driver, Error> {
@@ -326,7 +342,8 @@ impl Driver {
 
     /// Client: checks a response received by an HTTP stack (status 101,
     /// `Upgrade`, `Connection`, the accept key, the chosen protocol, no extension)
-    /// and opens the connection.
+    /// and opens the connection. On error nothing changes and no event is
+    /// queued: the caller owns the failed exchange, and drops the driver.
     pub fn finish_handshake(&mut self, response: &http::Response<()>) -> Result<(), Error> {
         let handshake = match std::mem::replace(&mut self.phase, Phase::Closed) {
             Phase::Created(Start::Client(h)) | Phase::AwaitingResponse(h) => h,
@@ -450,17 +467,56 @@ impl Driver {
     // ---- inputs --------------------------------------------------------------
 
     /// Feeds bytes read from the transport.
-    pub fn receive(&mut self, data: &[u8]) {
-        if matches!(self.phase, Phase::Closed | Phase::AwaitingEof { .. }) {
-            return;
+    ///
+    /// Before [`start`](Driver::start) the bytes are only kept, with no bound
+    /// (they may hold a hixie-76 key or early frames), so start first; once the
+    /// connection is closed they are dropped.
+    pub fn receive(&mut self, mut data: &[u8]) {
+        loop {
+            if matches!(self.phase, Phase::Closed | Phase::AwaitingEof { .. }) {
+                return;
+            }
+            // While a frame's payload is being read, take no more than it still
+            // needs: the buffer then grows to that frame's size and not to twice
+            // it, and the bytes after it are read once it has left the buffer.
+            let hint = self.read_hint();
+            let (take, limit) = match hint {
+                0 => (data.len(), self.input_limit()),
+                hint => (hint.min(data.len()), self.input.len() + hint),
+            };
+            reserve_within(&mut self.input, take, limit);
+            self.input.extend_from_slice(&data[..take]);
+            self.process_input();
+            data = &data[take..];
+            if data.is_empty() {
+                return;
+            }
         }
-        self.input.extend_from_slice(data);
-        self.process_input();
+    }
+
+    /// The most the input buffer has to hold when no frame payload is being
+    /// read: a handshake head, a frame header, or a whole hixie frame.
+    fn input_limit(&self) -> usize {
+        match (&self.phase, &self.codec) {
+            (Phase::Open | Phase::Closing { .. }, Codec::Hybi(_)) => frame::MAX_HEADER,
+            // The type byte, the run, its 0xFF.
+            (Phase::Open | Phase::Closing { .. }, Codec::Hixie(_)) => {
+                self.options.max_message_size.saturating_add(2)
+            }
+            // Bytes fed before `start()` are only kept; they are not ours to bound.
+            (Phase::Created(_), _) => usize::MAX,
+            _ => self.options.max_handshake_size,
+        }
     }
 
     /// The buffer [`receive`](Driver::receive) appends to, for I/O layers that read
     /// straight into it (no copy); call [`process_input`](Driver::process_input)
     /// after adding bytes.
+    ///
+    /// Only append to it: the bytes already there belong to the driver, which
+    /// unmasks them in place and remembers how far it has read. To keep memory
+    /// within the limits as `receive` does, read at most
+    /// [`read_hint`](Driver::read_hint) bytes at a time while it is non-zero.
     pub fn input_buffer(&mut self) -> &mut BytesMut {
         &mut self.input
     }
@@ -481,7 +537,7 @@ impl Driver {
                     match handshake::parse_response(&self.input, self.options.max_handshake_size) {
                         Ok(None) => return,
                         Ok(Some((response, size))) => {
-                            let _ = self.input.split_to(size);
+                            self.input.advance(size);
                             match handshake.check(&response) {
                                 Ok((protocol, deflate)) => {
                                     self.protocol = protocol;
@@ -503,7 +559,7 @@ impl Driver {
                         return;
                     };
                     let key3: [u8; 8] = key3.try_into().expect("8 bytes");
-                    let _ = self.input.split_to(8);
+                    self.input.advance(8);
                     self.output.extend(&handshake::hixie76_answer(keys, &key3));
                     self.open();
                 }

@@ -96,7 +96,8 @@ pub enum Event {
     Open,
     /// A complete text or binary message, fragments already joined.
     Message(Message),
-    /// The peer pinged; the pong is already queued.
+    /// The peer pinged; the pong is already queued (unless our close frame has
+    /// gone out: nothing follows it, pongs included).
     Ping(Bytes),
     /// A pong arrived (solicited or not), with its payload.
     Pong(Bytes),

@@ -166,6 +166,10 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
     if req.method() != Method::GET {
         return Err(Error::new(ErrorKind::MethodNotAllowed));
     }
+    // RFC 6455 section 4.2.1, and the drafts before it: HTTP/1.1 or later.
+    if req.version() < http::Version::HTTP_11 {
+        return Err(malformed("the HTTP version must be at least 1.1"));
+    }
     if !has_token(headers, http::header::CONNECTION, "upgrade") {
         return Err(malformed("missing Connection: Upgrade"));
     }
@@ -415,26 +419,56 @@ pub(crate) struct ClientHandshake {
 impl ClientHandshake {
     pub(crate) fn new(url: &str, options: &Options) -> Result<Self, Error> {
         let invalid = |why| Error::new(ErrorKind::InvalidUrl(why));
+        // RFC 6455 section 3: a WebSocket URI has no fragment. (The URI parser
+        // would drop it silently.)
+        if url.contains('#') {
+            return Err(invalid("a WebSocket URL has no #fragment"));
+        }
         let uri: http::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
-        let default_port = match uri.scheme_str() {
-            Some("ws") | Some("http") => 80,
-            Some("wss") | Some("https") => 443,
-            _ => return Err(invalid("the scheme must be ws:// or wss://")),
-        };
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let default_port =
+            if scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("http") {
+                80
+            } else if scheme.eq_ignore_ascii_case("wss") || scheme.eq_ignore_ascii_case("https") {
+                443
+            } else {
+                return Err(invalid("the scheme must be ws:// or wss://"));
+            };
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
         if authority.as_str().contains('@') {
             return Err(invalid(
                 "credentials in the URL are not supported; send an Authorization header",
             ));
         }
+        if authority.host().is_empty() {
+            return Err(invalid("no host"));
+        }
+        // An out-of-range port parses as no port at all: catch it, or the
+        // request would go to the default port.
+        let port_text = authority
+            .as_str()
+            .get(authority.host().len()..)
+            .unwrap_or_default()
+            .trim_start_matches(':');
         let host = match authority.port_u16() {
+            None if !port_text.is_empty() => {
+                return Err(invalid("the port is not a number up to 65535"))
+            }
             Some(port) if port != default_port => format!("{}:{port}", authority.host()),
             _ => authority.host().to_owned(),
         };
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
-        let target = if target.is_empty() { "/" } else { target };
+        // RFC 6455 section 3: the resource name is the path, "/" when empty,
+        // then the query if any (`ws://host?x` asks for `/?x`).
+        let path = match uri.path() {
+            "" => "/",
+            path => path,
+        };
+        let target = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
         let key = BASE64.encode(rand::random::<[u8; 16]>());
-        let mut request = Request::get(target)
+        let mut request = Request::get(target.as_str())
             .header("Host", host)
             .header("Upgrade", "websocket")
             .header("Connection", "Upgrade")

@@ -13,7 +13,7 @@
 use super::error::{Error, ErrorKind};
 use super::output::Output;
 use super::utf8::Utf8Bytes;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 #[derive(Debug)]
 pub(crate) enum Frame {
@@ -63,7 +63,7 @@ impl Decoder {
                     let Some(&kind) = input.first() else {
                         return Ok(None);
                     };
-                    let _ = input.split_to(1);
+                    input.advance(1);
                     self.read = if kind & 0x80 != 0 {
                         Read::Length { kind, len: 0 }
                     } else {
@@ -74,6 +74,10 @@ impl Decoder {
                     };
                 }
                 Read::Run { keep, scanned } => {
+                    // `scanned` only passes the end if the caller took bytes out
+                    // of `Driver::input_buffer`, which it must not; scan what is
+                    // there rather than panic.
+                    let scanned = scanned.min(input.len());
                     let Some(pos) = input[scanned..].iter().position(|&b| b == 0xFF) else {
                         if input.len() > self.max_message {
                             return Err(Error::new(ErrorKind::TooBig));
@@ -89,7 +93,7 @@ impl Decoder {
                         return Err(Error::new(ErrorKind::TooBig));
                     }
                     let run = input.split_to(end).freeze();
-                    let _ = input.split_to(1);
+                    input.advance(1);
                     self.read = Read::Type;
                     if keep {
                         let text = Utf8Bytes::try_from(run)
@@ -101,7 +105,7 @@ impl Decoder {
                     let Some(&digit) = input.first() else {
                         return Ok(None);
                     };
-                    let _ = input.split_to(1);
+                    input.advance(1);
                     let len = len
                         .checked_mul(128)
                         .and_then(|l| l.checked_add((digit & 0x7F) as usize))
@@ -118,7 +122,7 @@ impl Decoder {
                 }
                 Read::Skip { left } => {
                     let n = left.min(input.len());
-                    let _ = input.split_to(n);
+                    input.advance(n);
                     if n < left {
                         self.read = Read::Skip { left: left - n };
                         return Ok(None);

@@ -7,6 +7,7 @@
 //! the buffer that joins them. A compressed message (permessage-deflate) is
 //! inflated once complete, within the message size limit, and validated then.
 
+use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::deflate::{Deflater, Inflater};
 use super::error::{Error, ErrorKind};
@@ -16,7 +17,7 @@ use super::mask::apply_mask;
 use super::output::Output;
 use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::Role;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// A decoded unit: a whole message or a control frame.
 #[derive(Debug)]
@@ -98,7 +99,7 @@ impl Decoder {
                         return Ok(None);
                     };
                     self.check_header(&header)?;
-                    let _ = input.split_to(size);
+                    input.advance(size);
                     self.read = Read::Payload { header, done: 0 };
                 }
                 Read::Payload { header, done } => {
@@ -193,7 +194,8 @@ impl Decoder {
                 Frame::Message(self.finish(text, compressed, payload)?)
             }
             OpCode::Text | OpCode::Binary => {
-                let mut buf = BytesMut::with_capacity(payload.len() * 2);
+                // Room for a second fragment like this one, within the limit.
+                let mut buf = BytesMut::with_capacity((payload.len() * 2).min(self.max_message));
                 buf.extend_from_slice(&payload);
                 self.partial = Some(Partial {
                     text,
@@ -204,6 +206,8 @@ impl Decoder {
             }
             OpCode::Continuation => {
                 let partial = self.partial.as_mut().expect("checked in check_header");
+                // check_header keeps the message within max_message.
+                reserve_within(&mut partial.buf, payload.len(), self.max_message);
                 partial.buf.extend_from_slice(&payload);
                 if !header.fin {
                     return Ok(None);

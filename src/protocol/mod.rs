@@ -9,6 +9,7 @@
 //! It speaks RFC 6455 (announced as hybi-07, hybi-08 or 13) in both roles and the
 //! legacy hixie-75 and hixie-76 drafts as a server.
 
+mod buffer;
 mod close;
 #[cfg(feature = "deflate")]
 mod deflate;

@@ -3,6 +3,10 @@
 use http::HeaderMap;
 use std::time::Duration;
 
+/// Timer durations are capped at about a century: "never" in practice, and short
+/// enough that adding one to an `Instant` cannot overflow (which would panic).
+const MAX_TIMER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Limits, timers and negotiation settings for a [`Driver`](super::Driver).
 ///
 /// Every limit has a safe default:
@@ -87,26 +91,39 @@ impl Options {
 
     /// How long to wait for the peer's close frame after sending ours (and, on the
     /// client, for the server to close the transport) before giving up.
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
-        self
-    }
-
-    /// Sends a ping whenever the peer has been silent for `interval`.
-    pub fn keepalive(mut self, interval: Duration) -> Self {
-        self.keepalive = Some(interval);
-        self
-    }
-
-    /// Closes with 1001 a peer that stays silent for `timeout`.
     ///
-    /// With [`keepalive`](Options::keepalive) set, the peer gets a ping after
-    /// `interval` of silence and the connection closes if nothing at all arrives
-    /// within `timeout` of that ping. Without keepalive, silence is checked at
-    /// `timeout` intervals, so a silent peer is closed between one and two
-    /// timeouts after it last spoke.
+    /// Durations over a century count as a century (`Duration::MAX` means never).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout.min(MAX_TIMER);
+        self
+    }
+
+    /// Sends a ping whenever the peer has been silent for `interval` (hybi only:
+    /// the drafts have no ping).
+    ///
+    /// Durations over a century count as a century.
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = Some(interval.min(MAX_TIMER));
+        self
+    }
+
+    /// Closes a peer from which nothing has arrived for `timeout`: the driver
+    /// sends a 1001 close frame, reports [`ErrorKind::IdleTimeout`], and asks
+    /// for the transport to be shut at once (an idle peer is not waited for).
+    ///
+    /// Silence is measured at [`Driver::handle_timeout`] calls: bytes fed since
+    /// the previous call count as heard at that call's instant, so call it after
+    /// each batch of input, as the calling order says. With a
+    /// [`keepalive`](Options::keepalive) interval shorter than `timeout`, a live
+    /// peer answers the pings and stays open, while a dead one gets a ping every
+    /// interval and is closed `timeout` after it last spoke.
+    ///
+    /// Durations over a century count as a century.
+    ///
+    /// [`ErrorKind::IdleTimeout`]: super::ErrorKind::IdleTimeout
+    /// [`Driver::handle_timeout`]: super::Driver::handle_timeout
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
+        self.idle_timeout = Some(timeout.min(MAX_TIMER));
         self
     }
 

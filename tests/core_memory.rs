@@ -1,0 +1,177 @@
+//! Memory the driver allocates for large frames and messages, measured with a
+//! counting global allocator: it stays within the configured limits (plus a small
+//! constant), not the up-to-twice-as-much that doubling buffers would reach.
+//!
+//! One test function only: the allocator counts the whole process.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use websocket_protocol::protocol::{Driver, Event, Message, Options};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        COUNT.fetch_add(1, Relaxed);
+        let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+        PEAK.fetch_max(live, Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const MIB: usize = 1 << 20;
+const CHUNK: usize = 64 << 10;
+/// Handshake, events, the odd small allocation.
+const SLACK: usize = 16 << 10;
+
+fn server(options: Options) -> Driver {
+    let req = http::Request::get("/")
+        .header("Host", "x")
+        .header("Upgrade", "websocket")
+        .header("Connection", "Upgrade")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("Sec-WebSocket-Version", "13")
+        .body(())
+        .unwrap();
+    let mut d = Driver::server(&req, options).unwrap();
+    d.start();
+    while d.poll_transmit().is_some() {}
+    assert_eq!(d.poll_event(), Some(Event::Open));
+    d
+}
+
+fn masked(first: u8, len: usize) -> Vec<u8> {
+    let mut out = vec![first, 0xFF];
+    out.extend_from_slice(&(len as u64).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]); // a zero key leaves the payload as is
+    out.resize(out.len() + len, b'a');
+    out
+}
+
+/// Peak bytes allocated while `run` feeds the driver, above what was live before.
+fn peak_during(run: impl FnOnce()) -> usize {
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    run();
+    PEAK.load(Relaxed) - base
+}
+
+#[test]
+fn large_frames_and_messages_stay_within_the_limits() {
+    // Small frames in reads that cut them anywhere: the input buffer reuses the
+    // space consumed frames leave instead of allocating per read.
+    let frame = {
+        let mut f = vec![0x82, 0x8A, 0, 0, 0, 0];
+        f.extend_from_slice(b"0123456789");
+        f
+    };
+    let wire = frame.repeat(4096);
+    let mut d = server(Options::default());
+    for piece in wire.chunks(1000) {
+        d.receive(piece);
+        while d.poll_event().is_some() {}
+    }
+    let before = COUNT.load(Relaxed);
+    let mut reads = 0;
+    for _ in 0..4 {
+        for piece in wire.chunks(1000) {
+            d.receive(piece);
+            reads += 1;
+            while d.poll_event().is_some() {}
+        }
+    }
+    let per_read = (COUNT.load(Relaxed) - before) as f64 / reads as f64;
+    eprintln!("allocations per 1000-byte read of 16-byte frames: {per_read:.2}");
+    assert!(per_read < 1.0, "{per_read} allocations per read");
+
+    let options = Options::default().max_frame_size(MIB).max_message_size(MIB);
+
+    // One 1 MiB frame read in 64 KiB pieces: the input buffer grows to the frame,
+    // not to the next power of two above frame + header.
+    let wire = masked(0x82, MIB);
+    let mut d = server(options.clone());
+    let peak = peak_during(|| {
+        for piece in wire.chunks(CHUNK) {
+            d.receive(piece);
+        }
+        assert_eq!(
+            d.poll_event()
+                .map(|e| matches!(e, Event::Message(m) if m.len() == MIB)),
+            Some(true)
+        );
+    });
+    // The buffer ends at the frame's size; while it grows, the old and the new
+    // allocation are briefly both alive (the last step is from half to all).
+    assert!(
+        peak <= MIB + MIB / 2 + SLACK,
+        "one 1 MiB frame peaked at {peak} bytes"
+    );
+    eprintln!("one 1 MiB frame: peak {peak} bytes");
+
+    // A message of two fragments, the first nearly the whole limit: the joined
+    // message is held once, within the max message size.
+    let mut wire = masked(0x02, MIB - 1);
+    wire.extend_from_slice(&[0x80, 0x81, 0, 0, 0, 0, b'z']);
+    let mut d = server(options);
+    let peak = peak_during(|| {
+        for piece in wire.chunks(CHUNK) {
+            d.receive(piece);
+        }
+        match d.poll_event() {
+            Some(Event::Message(Message::Binary(b))) => assert_eq!(b.len(), MIB),
+            other => panic!("{other:?}"),
+        }
+    });
+    // The frame in the input buffer (and its growth), then that frame and the
+    // message being joined, held once within the max message size.
+    assert!(
+        peak <= 2 * MIB + SLACK,
+        "a 1 MiB fragmented message peaked at {peak} bytes"
+    );
+    eprintln!("1 MiB message in two fragments: peak {peak} bytes");
+
+    // A hixie text run of 1 MiB, the most the limit allows, read in 64 KiB
+    // pieces: its length is unknown until the 0xFF, so the buffer doubles, but
+    // never past the limit.
+    let req = http::Request::get("/")
+        .header("Host", "x")
+        .header("Upgrade", "WebSocket")
+        .header("Connection", "Upgrade")
+        .body(())
+        .unwrap();
+    let options = Options::default().max_message_size(MIB).allow_drafts(true);
+    let mut d = Driver::server(&req, options).unwrap();
+    d.start();
+    while d.poll_transmit().is_some() {}
+    assert_eq!(d.poll_event(), Some(Event::Open));
+    let mut wire = vec![0x00];
+    wire.resize(MIB + 1, b'h');
+    wire.push(0xFF);
+    let peak = peak_during(|| {
+        for piece in wire.chunks(CHUNK) {
+            d.receive(piece);
+        }
+        match d.poll_event() {
+            Some(Event::Message(m)) => assert_eq!(m.len(), MIB),
+            other => panic!("{other:?}"),
+        }
+    });
+    assert!(
+        peak <= MIB + MIB / 2 + SLACK,
+        "a 1 MiB hixie text run peaked at {peak} bytes"
+    );
+    eprintln!("1 MiB hixie text run: peak {peak} bytes");
+}

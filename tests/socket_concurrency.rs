@@ -13,10 +13,8 @@ use websocket_protocol::{Config, Message};
 fn echo(mut tung: Tung) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(Ok(m)) = tung.next().await {
-            if m.is_text() || m.is_binary() {
-                if tung.send(m).await.is_err() {
-                    break;
-                }
+            if (m.is_text() || m.is_binary()) && tung.send(m).await.is_err() {
+                break;
             }
         }
     })

@@ -188,3 +188,23 @@ async fn subprotocol_and_version_are_reported() {
     assert_eq!(ours.version(), websocket_protocol::Version::Hybi13);
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
 }
+
+#[test]
+fn sockets_halves_and_futures_can_move_between_tasks() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    type Io = tokio::net::TcpStream;
+    let check = |mut ws: websocket_protocol::WebSocket<Io>| async move {
+        send_sync(&ws);
+        send(&ws.recv());
+        send(&ws.send(Message::text("x")));
+        send(&ws.close(1000, ""));
+        send_sync(&ws.ping("x"));
+        let (mut tx, mut rx) = ws.split();
+        send_sync(&tx);
+        send_sync(&rx);
+        send(&tx.send(Message::text("x")));
+        send(&rx.recv());
+    };
+    let _ = check;
+}

@@ -298,10 +298,11 @@ where
 
     pub(crate) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.with_state(|s, ctx| {
-            if s.driver.state() == ReadyState::Open || s.driver.state() == ReadyState::Connecting {
-                s.closing = true;
+            if let ReadyState::Open | ReadyState::Connecting = s.driver.state() {
                 s.command(ctx, |d| d.close(code, reason))?;
             }
+            // From here on, reading serves the closing handshake first.
+            s.closing = true;
             Ok(())
         })
     }

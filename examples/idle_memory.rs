@@ -1,0 +1,169 @@
+//! Heap held by idle WebSocket connections: ours against tokio-tungstenite with
+//! its default configuration.
+//!
+//! Opens `N` connections (default 10,000) over in-memory `tokio::io::duplex`
+//! pairs, both ends from the same library, exchanges one small message each way,
+//! leaves every socket waiting in `next()`, and reports the heap that is still
+//! allocated, per socket. A counting global allocator does the measuring; the
+//! duplex pipes' own share is measured separately and subtracted.
+//!
+//! ```sh
+//! cargo run --release --example idle_memory -- 10000
+//! ```
+
+use futures::{FutureExt, SinkExt, StreamExt};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio_tungstenite::tungstenite::Message as TMessage;
+use websocket_protocol::{Config, Message, WebSocket};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is only bookkeeping. Measuring heap needs a global allocator, and that
+// trait is unsafe to implement.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+const PIPE: usize = 8 << 10;
+
+/// Duplex pairs that carried the same kind of traffic, without WebSockets.
+async fn pipes(n: usize) -> Vec<(DuplexStream, DuplexStream)> {
+    let mut all = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (mut a, mut b) = tokio::io::duplex(PIPE);
+        let mut buf = [0u8; 512];
+        a.write_all(&[b'x'; 200]).await.unwrap();
+        b.read_exact(&mut buf[..200]).await.unwrap();
+        b.write_all(&[b'x'; 200]).await.unwrap();
+        a.read_exact(&mut buf[..200]).await.unwrap();
+        all.push((a, b));
+    }
+    all
+}
+
+type Ours = WebSocket<DuplexStream>;
+
+async fn ours(n: usize) -> Vec<(Ours, Ours)> {
+    let mut all = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (a, b) = tokio::io::duplex(PIPE);
+        let (server, client) = tokio::join!(
+            WebSocket::accept(a, Config::default()),
+            WebSocket::connect(b, "ws://localhost/", Config::default())
+        );
+        let (mut server, mut client) = (server.unwrap(), client.unwrap());
+        client.text("hello").await.unwrap();
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::text("hello")
+        );
+        server.text("hello").await.unwrap();
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::text("hello")
+        );
+        // Idle: both wait for the next message.
+        assert!(server.next().now_or_never().is_none());
+        assert!(client.next().now_or_never().is_none());
+        all.push((server, client));
+    }
+    all
+}
+
+type Tung = tokio_tungstenite::WebSocketStream<DuplexStream>;
+
+async fn tungstenite(n: usize) -> Vec<(Tung, Tung)> {
+    let mut all = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (a, b) = tokio::io::duplex(PIPE);
+        let (server, client) = tokio::join!(
+            tokio_tungstenite::accept_async(a),
+            tokio_tungstenite::client_async("ws://localhost/", b)
+        );
+        let (mut server, mut client) = (server.unwrap(), client.unwrap().0);
+        client.send(TMessage::text("hello")).await.unwrap();
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            TMessage::text("hello")
+        );
+        server.send(TMessage::text("hello")).await.unwrap();
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            TMessage::text("hello")
+        );
+        assert!(server.next().now_or_never().is_none());
+        assert!(client.next().now_or_never().is_none());
+        all.push((server, client));
+    }
+    all
+}
+
+fn report(name: &str, n: usize, bytes: usize, pipes: usize) {
+    let sockets = 2 * n;
+    let own = bytes.saturating_sub(pipes);
+    println!(
+        "{name:<28} {:>9.1} MiB for {sockets} sockets = {:>7.0} B/socket",
+        own as f64 / (1 << 20) as f64,
+        own as f64 / sockets as f64
+    );
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("a number of connections"))
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let before = live();
+        let held = pipes(n).await;
+        let pipes = live() - before;
+        drop(held);
+        println!(
+            "{n} idle connections (both ends), heap beyond the duplex pipes ({} B/pair):",
+            pipes / n
+        );
+
+        let before = live();
+        let held = ours(n).await;
+        report("websocket-protocol", n, live() - before, pipes);
+        drop(held);
+
+        let before = live();
+        let held = tungstenite(n).await;
+        report("tokio-tungstenite (default)", n, live() - before, pipes);
+        drop(held);
+    });
+}

@@ -136,8 +136,9 @@ where
     /// Sends a message: waits while the write buffer is above its high-water mark
     /// ([`Config::write_buffer_size`]), queues the message, and writes and flushes
     /// the queue. Before the opening handshake finishes (raw client), the message
-    /// is queued and sent once open. After the connection starts closing, it is
-    /// an error of kind [`Closed`](crate::ErrorKind::Closed).
+    /// is queued and goes out once the server accepts: `send` returns then, `feed`
+    /// at once. After the connection starts closing, it is an error of kind
+    /// [`Closed`](crate::ErrorKind::Closed).
     ///
     /// To queue several messages and write them together, use
     /// [`feed`](WebSocket::feed) and [`flush`](WebSocket::flush), or the `Sink`

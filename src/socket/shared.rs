@@ -429,23 +429,37 @@ where
     /// keep for the reader fit the message buffer.
     pub(crate) fn step(&mut self, ctx: &Ctx, me: &Waker, reader: bool) -> bool {
         let before = self.progress;
+        self.write(ctx, me);
+        if self.progress != before {
+            // Maybe that was all the caller waited for: let it check before
+            // registering for (and paying for) a read.
+            return true;
+        }
         // Every waiter waits on protocol progress, timers included.
         ctx.readers.register(me);
         self.poll_timer(ctx);
-        if !self.output_done() {
-            ctx.writers.register(me);
-        }
-        self.poll_write(ctx);
         if self.may_read(reader) {
             self.poll_read(ctx);
             // What the read produced (pongs, a close echo, a hixie-76 answer)
             // goes out now, not when the user next polls.
-            if !self.output_done() {
-                ctx.writers.register(me);
-                self.poll_write(ctx);
-            }
+            self.write(ctx, me);
         }
         self.progress != before
+    }
+
+    /// Writes what is queued, registering `me` to hear when more can be written.
+    /// Registration precedes the poll it is for, so no wakeup falls between.
+    fn write(&mut self, ctx: &Ctx, me: &Waker) {
+        let registered = !self.output_done();
+        if registered {
+            ctx.writers.register(me);
+        }
+        self.poll_write(ctx);
+        if !registered && !self.output_done() {
+            // The driver had more to say (a shutdown) than the queue showed.
+            ctx.writers.register(me);
+            self.poll_write(ctx);
+        }
     }
 
     /// Runs a driver command, then the driver's clock, then collects events.

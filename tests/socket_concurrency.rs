@@ -274,6 +274,8 @@ async fn halves_compose_as_stream_and_sink() {
         }
         within(5, tung.close(None)).await.unwrap();
         while let Some(Ok(_)) = within(5, tung.next()).await {}
+        // A client's close completes when the server closes TCP (RFC 6455 7.1.1).
+        drop(tung);
         within(5, server).await.unwrap().unwrap();
     }
 }

@@ -161,6 +161,8 @@ async fn close_started_by_the_peer_ends_the_stream_with_its_frame() {
         // The peer got our echo of its code.
         let echo = within(5, tung.next()).await.unwrap().unwrap();
         assert_eq!(echo, TMessage::Close(Some(close)), "{side:?}");
+        // A client's close completes when the server closes TCP (RFC 6455 7.1.1).
+        drop(tung);
         // close() after the peer's close returns the peer's frame.
         assert_eq!(
             within(5, ours.close(1000, "")).await.unwrap().code,

@@ -20,6 +20,14 @@
 //! timeout) run while something polls; the close timeout always runs inside
 //! [`close`](WebSocket::close).
 //!
+//! # Latency
+//!
+//! Frames queued together leave in one (vectored) write, and the transport is
+//! flushed once the queue drains, so there is no reason to let the kernel
+//! batch small writes as well: on TCP, call `set_nodelay(true)` before handing
+//! the stream over, or a ping queued after a message can wait for Nagle's
+//! algorithm and the peer's delayed acknowledgement (tens of milliseconds).
+//!
 //! # Memory
 //!
 //! An idle socket holds no read buffer: reads of small frames go through the

@@ -280,3 +280,28 @@ async fn hixie75_through_accept_and_drafts_refused_by_default() {
         assert_eq!(err.status(), Some(http::StatusCode::UPGRADE_REQUIRED));
     }
 }
+
+#[tokio::test]
+async fn a_peer_that_closes_and_stops_reading_does_not_hang_the_reader() {
+    let config = Config::default()
+        .close_timeout(Duration::from_millis(300))
+        .write_buffer_size(64 << 10);
+    let (mut ours, mut raw) = raw_peer(Side::Server, config).await;
+    // Fill every buffer towards the peer, which never reads.
+    loop {
+        let send = ours.binary(vec![0u8; 64 << 10]);
+        if tokio::time::timeout(Duration::from_millis(200), send)
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    // Its close frame (1000, masked with a zero key); our echo cannot leave.
+    raw.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
+        .await
+        .unwrap();
+    assert!(within(3, ours.recv()).await.is_none());
+    assert_eq!(ours.close_frame().unwrap().code, CloseCode::NORMAL);
+    assert!(within(3, ours.close(1000, "")).await.is_ok());
+}

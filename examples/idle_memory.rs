@@ -99,6 +99,31 @@ async fn ours(n: usize) -> Vec<(Ours, Ours)> {
     all
 }
 
+/// Like [`ours`], after a 1 MiB message each way: what a socket keeps of the
+/// largest message it saw.
+async fn ours_after_large(n: usize) -> Vec<(Ours, Ours)> {
+    let mut all = Vec::with_capacity(n);
+    let big = Message::binary(vec![1u8; 1 << 20]);
+    for _ in 0..n {
+        let (a, b) = tokio::io::duplex(PIPE);
+        let (server, client) = tokio::join!(
+            WebSocket::accept(a, Config::default()),
+            WebSocket::connect(b, "ws://localhost/", Config::default())
+        );
+        let (mut server, mut client) = (server.unwrap(), client.unwrap());
+        let (sent, received) = tokio::join!(client.send(big.clone()), server.next());
+        sent.unwrap();
+        assert_eq!(received.unwrap().unwrap().len(), 1 << 20);
+        let (sent, received) = tokio::join!(server.send(big.clone()), client.next());
+        sent.unwrap();
+        assert_eq!(received.unwrap().unwrap().len(), 1 << 20);
+        assert!(server.next().now_or_never().is_none());
+        assert!(client.next().now_or_never().is_none());
+        all.push((server, client));
+    }
+    all
+}
+
 type Tung = tokio_tungstenite::WebSocketStream<DuplexStream>;
 
 async fn tungstenite(n: usize) -> Vec<(Tung, Tung)> {
@@ -159,6 +184,16 @@ fn main() {
         let before = live();
         let held = ours(n).await;
         report("websocket-protocol", n, live() - before, pipes);
+        drop(held);
+
+        let before = live();
+        let held = ours_after_large(n / 10).await;
+        report(
+            "  after a 1 MiB message",
+            n / 10,
+            live() - before,
+            pipes / 10,
+        );
         drop(held);
 
         let before = live();

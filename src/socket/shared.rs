@@ -741,8 +741,9 @@ where
         match result {
             Poll::Pending => {
                 let input = self.driver.input_buffer();
-                if input.is_empty() && input.capacity() > 0 {
-                    // Quiet: give the buffer back.
+                if input.is_empty() {
+                    // Quiet: give the buffer back. Even with no capacity left, an
+                    // empty buffer split from a large one keeps all of it alive.
                     *input = BytesMut::new();
                 }
                 return;

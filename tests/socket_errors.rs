@@ -305,3 +305,32 @@ async fn a_peer_that_closes_and_stops_reading_does_not_hang_the_reader() {
     assert_eq!(ours.close_frame().unwrap().code, CloseCode::NORMAL);
     assert!(within(3, ours.close(1000, "")).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_peer_that_pings_without_reading_cannot_grow_our_pong_queue() {
+    const HWM: usize = 64 << 10;
+    let config = Config::default().write_buffer_size(HWM);
+    let (mut ours, raw) = raw_peer(Side::Server, config).await;
+    let (_read_half, mut write_half) = raw.into_split();
+    // Masked (zero key) pings of 125 bytes, 26 MB of them, never reading a pong.
+    let mut ping = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
+    ping.extend_from_slice(&[b'p'; 125]);
+    let flood = tokio::spawn(async move {
+        let burst = ping.repeat(1000);
+        for _ in 0..200 {
+            if write_half.write_all(&burst).await.is_err() {
+                break;
+            }
+        }
+    });
+    // We read (and answer) until the pongs that cannot leave reach the limit.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1000), ours.recv())
+            .await
+            .is_err()
+    );
+    let queued = ours.buffered_amount();
+    assert!(queued <= HWM + (16 << 10), "{queued} bytes of pongs queued");
+    assert!(!flood.is_finished(), "the peer was never held back");
+    flood.abort();
+}

@@ -41,7 +41,7 @@
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
-//! use websocket_protocol::{Config, Message, WebSocket};
+//! use websocket_protocol::{Config, WebSocket};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
@@ -257,6 +257,23 @@ where
 
     /// Splits the socket into a sending and a receiving half, for two tasks.
     /// [`Sender::reunite`] puts them back together.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn f(ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), websocket_protocol::Error> {
+    /// let (mut tx, mut rx) = ws.split();
+    /// let reader = tokio::spawn(async move {
+    ///     while let Some(message) = rx.next().await {
+    ///         println!("got {:?}", message?);
+    ///     }
+    ///     Ok::<_, websocket_protocol::Error>(rx.close_frame())
+    /// });
+    /// tx.text("hello").await?;
+    /// let rtt = tx.ping("x").await?; // resolved through the reader's reads
+    /// tx.close(1000, "done").await?;
+    /// let peer_close = reader.await.unwrap()?;
+    /// # Ok(()) }
+    /// ```
     pub fn split(self) -> (Sender<IO>, Receiver<IO>) {
         split::split(self.shared)
     }

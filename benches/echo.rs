@@ -4,6 +4,9 @@
 //! the echo. Both ends run on one current-thread runtime, so the figure is the
 //! CPU cost of a round trip on both ends plus the loopback.
 //!
+//! `echo_split` pipelines instead: the client's halves run in two tasks, one
+//! sending, one reading the echoes; the figure is the time per message.
+//!
 //! ```sh
 //! cargo bench --bench echo -- --warm-up-time 1 --measurement-time 2
 //! ```
@@ -97,6 +100,73 @@ fn echo(c: &mut Criterion) {
                             assert_eq!(m.len(), size);
                         }
                     })
+                })
+            },
+        );
+    }
+    group.finish();
+
+    // Pipelined through split halves: one task writes, another reads the
+    // echoes, as chat servers and proxies do. Time per message.
+    let mut group = c.benchmark_group("echo_split");
+    for size in [16usize, 64 << 10] {
+        let payload = bytes::Bytes::from(vec![7u8; size]);
+        group.throughput(Throughput::Bytes(2 * size as u64));
+
+        let mut halves = Some(rt.block_on(ours_client()).split());
+        group.bench_with_input(
+            BenchmarkId::new("websocket-protocol", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let (mut tx, mut rx) = halves.take().unwrap();
+                    let payload = payload.clone();
+                    let start = Instant::now();
+                    halves = Some(rt.block_on(async move {
+                        let writer = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                tx.send(Message::Binary(payload.clone())).await.unwrap();
+                            }
+                            tx
+                        });
+                        let reader = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                rx.next().await.unwrap().unwrap();
+                            }
+                            rx
+                        });
+                        (writer.await.unwrap(), reader.await.unwrap())
+                    }));
+                    start.elapsed()
+                })
+            },
+        );
+
+        let mut halves = Some(rt.block_on(tungstenite_client()).split());
+        group.bench_with_input(
+            BenchmarkId::new("tokio-tungstenite", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let (mut tx, mut rx) = halves.take().unwrap();
+                    let payload = payload.clone();
+                    let start = Instant::now();
+                    halves = Some(rt.block_on(async move {
+                        let writer = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                tx.send(TMessage::Binary(payload.clone())).await.unwrap();
+                            }
+                            tx
+                        });
+                        let reader = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                rx.next().await.unwrap().unwrap();
+                            }
+                            rx
+                        });
+                        (writer.await.unwrap(), reader.await.unwrap())
+                    }));
+                    start.elapsed()
                 })
             },
         );

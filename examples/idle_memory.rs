@@ -55,19 +55,30 @@ fn live() -> usize {
 
 const PIPE: usize = 8 << 10;
 
-/// Duplex pairs that carried the same kind of traffic, without WebSockets.
-async fn pipes(n: usize) -> Vec<(DuplexStream, DuplexStream)> {
+/// Duplex pairs that carried `len` bytes each way in pieces of up to 16 KiB,
+/// without WebSockets: the pipes' own share.
+async fn pipes(n: usize, len: usize) -> Vec<(DuplexStream, DuplexStream)> {
     let mut all = Vec::with_capacity(n);
     for _ in 0..n {
         let (mut a, mut b) = tokio::io::duplex(PIPE);
-        let mut buf = [0u8; 512];
-        a.write_all(&[b'x'; 200]).await.unwrap();
-        b.read_exact(&mut buf[..200]).await.unwrap();
-        b.write_all(&[b'x'; 200]).await.unwrap();
-        a.read_exact(&mut buf[..200]).await.unwrap();
+        pump(&mut a, &mut b, len).await;
+        pump(&mut b, &mut a, len).await;
         all.push((a, b));
     }
     all
+}
+
+async fn pump(from: &mut DuplexStream, to: &mut DuplexStream, len: usize) {
+    let data = vec![b'x'; len];
+    let mut buf = vec![0u8; len];
+    for chunk in data.chunks(16 << 10) {
+        let (w, r) = tokio::join!(
+            from.write_all(chunk),
+            to.read_exact(&mut buf[..chunk.len()])
+        );
+        w.unwrap();
+        r.unwrap();
+    }
 }
 
 type Ours = WebSocket<DuplexStream>;
@@ -173,17 +184,21 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let before = live();
-        let held = pipes(n).await;
-        let pipes = live() - before;
+        let held = pipes(n, 300).await;
+        let idle_pipes = live() - before;
+        drop(held);
+        let before = live();
+        let held = pipes(n / 10, 1 << 20).await;
+        let busy_pipes = live() - before;
         drop(held);
         println!(
             "{n} idle connections (both ends), heap beyond the duplex pipes ({} B/pair):",
-            pipes / n
+            idle_pipes / n
         );
 
         let before = live();
         let held = ours(n).await;
-        report("websocket-protocol", n, live() - before, pipes);
+        report("websocket-protocol", n, live() - before, idle_pipes);
         drop(held);
 
         let before = live();
@@ -192,13 +207,18 @@ fn main() {
             "  after a 1 MiB message",
             n / 10,
             live() - before,
-            pipes / 10,
+            busy_pipes,
         );
         drop(held);
 
         let before = live();
         let held = tungstenite(n).await;
-        report("tokio-tungstenite (default)", n, live() - before, pipes);
+        report(
+            "tokio-tungstenite (default)",
+            n,
+            live() - before,
+            idle_pipes,
+        );
         drop(held);
     });
 }

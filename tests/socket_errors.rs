@@ -312,12 +312,13 @@ async fn a_peer_that_pings_without_reading_cannot_grow_our_pong_queue() {
     let config = Config::default().write_buffer_size(HWM);
     let (mut ours, raw) = raw_peer(Side::Server, config).await;
     let (_read_half, mut write_half) = raw.into_split();
-    // Masked (zero key) pings of 125 bytes, 26 MB of them, never reading a pong.
+    // Masked (zero key) pings of 125 bytes, 52 MB of them (more than the socket
+    // buffers of both ends hold), never reading a pong.
     let mut ping = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
     ping.extend_from_slice(&[b'p'; 125]);
     let flood = tokio::spawn(async move {
         let burst = ping.repeat(1000);
-        for _ in 0..200 {
+        for _ in 0..400 {
             if write_half.write_all(&burst).await.is_err() {
                 break;
             }

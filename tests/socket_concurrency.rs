@@ -13,10 +13,8 @@ use websocket_protocol::{Config, Message};
 fn echo(mut tung: Tung) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(Ok(m)) = tung.next().await {
-            if m.is_text() || m.is_binary() {
-                if tung.send(m).await.is_err() {
-                    break;
-                }
+            if (m.is_text() || m.is_binary()) && tung.send(m).await.is_err() {
+                break;
             }
         }
     })
@@ -43,7 +41,7 @@ async fn ping_on_the_unsplit_socket_resolves_while_nobody_reads_and_keeps_messag
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_with_split_halves_in_two_tasks() {
     for side in BOTH {
         let (ours, tung) = pair(side, Config::default()).await;
@@ -79,7 +77,7 @@ async fn ping_with_split_halves_in_two_tasks() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_task_reads_while_another_sends_large_messages() {
     for side in BOTH {
         let (ours, tung) = pair(side, Config::default()).await;
@@ -180,6 +178,10 @@ async fn a_flooding_peer_is_held_back_by_tcp_not_buffered() {
             .await
             .is_err());
         let held = ours.buffered_incoming();
+        eprintln!(
+            "{side:?}: held {held}, peer sent {}",
+            sent.load(Ordering::Relaxed)
+        );
         assert!(held <= LIMIT + 2 * SIZE, "{side:?}: {held} bytes buffered");
         assert!(
             sent.load(Ordering::Relaxed) < N,
@@ -233,5 +235,47 @@ async fn send_waits_while_the_peer_reads_slowly() {
         });
         within(10, ours.flush()).await.unwrap();
         within(10, reader).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn pongs_go_out_even_if_the_user_only_reads() {
+    for side in BOTH {
+        let (mut ours, mut tung) = pair(side, Config::default()).await;
+        tung.feed(TMessage::Ping("p".into())).await.unwrap();
+        tung.feed(TMessage::text("m")).await.unwrap();
+        tung.flush().await.unwrap();
+        assert_eq!(
+            within(5, ours.recv()).await.unwrap().unwrap(),
+            Message::text("m")
+        );
+        // Not polled again: the pong left with the read that produced it.
+        let pong = within(5, tung.next()).await.unwrap().unwrap();
+        assert_eq!(pong, TMessage::Pong("p".into()), "{side:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn halves_compose_as_stream_and_sink() {
+    for side in BOTH {
+        let (ours, mut tung) = pair(side, Config::default()).await;
+        // An echo server in one line: the receiver forwarded into the sender.
+        let (tx, rx) = ours.split();
+        let server = tokio::spawn(rx.forward(tx));
+        // Small enough (500 KB) for the socket buffers: tungstenite does not read
+        // the echoes while it sends.
+        let messages: Vec<_> = (0..100)
+            .map(|i| TMessage::binary(payload(i * 100)))
+            .collect();
+        let mut outgoing = futures::stream::iter(messages.clone().into_iter().map(Ok));
+        within(5, tung.send_all(&mut outgoing)).await.unwrap();
+        for expected in &messages {
+            assert_eq!(&within(5, tung.next()).await.unwrap().unwrap(), expected);
+        }
+        within(5, tung.close(None)).await.unwrap();
+        while let Some(Ok(_)) = within(5, tung.next()).await {}
+        // A client's close completes when the server closes TCP (RFC 6455 7.1.1).
+        drop(tung);
+        within(5, server).await.unwrap().unwrap();
     }
 }

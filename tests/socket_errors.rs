@@ -280,3 +280,58 @@ async fn hixie75_through_accept_and_drafts_refused_by_default() {
         assert_eq!(err.status(), Some(http::StatusCode::UPGRADE_REQUIRED));
     }
 }
+
+#[tokio::test]
+async fn a_peer_that_closes_and_stops_reading_does_not_hang_the_reader() {
+    let config = Config::default()
+        .close_timeout(Duration::from_millis(300))
+        .write_buffer_size(64 << 10);
+    let (mut ours, mut raw) = raw_peer(Side::Server, config).await;
+    // Fill every buffer towards the peer, which never reads.
+    loop {
+        let send = ours.binary(vec![0u8; 64 << 10]);
+        if tokio::time::timeout(Duration::from_millis(200), send)
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    // Its close frame (1000, masked with a zero key); our echo cannot leave.
+    raw.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
+        .await
+        .unwrap();
+    assert!(within(3, ours.recv()).await.is_none());
+    assert_eq!(ours.close_frame().unwrap().code, CloseCode::NORMAL);
+    assert!(within(3, ours.close(1000, "")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_peer_that_pings_without_reading_cannot_grow_our_pong_queue() {
+    const HWM: usize = 64 << 10;
+    let config = Config::default().write_buffer_size(HWM);
+    let (mut ours, raw) = raw_peer(Side::Server, config).await;
+    let (_read_half, mut write_half) = raw.into_split();
+    // Masked (zero key) pings of 125 bytes, 52 MB of them (more than the socket
+    // buffers of both ends hold), never reading a pong.
+    let mut ping = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
+    ping.extend_from_slice(&[b'p'; 125]);
+    let flood = tokio::spawn(async move {
+        let burst = ping.repeat(1000);
+        for _ in 0..400 {
+            if write_half.write_all(&burst).await.is_err() {
+                break;
+            }
+        }
+    });
+    // We read (and answer) until the pongs that cannot leave reach the limit.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1000), ours.recv())
+            .await
+            .is_err()
+    );
+    let queued = ours.buffered_amount();
+    assert!(queued <= HWM + (16 << 10), "{queued} bytes of pongs queued");
+    assert!(!flood.is_finished(), "the peer was never held back");
+    flood.abort();
+}

@@ -161,6 +161,8 @@ async fn close_started_by_the_peer_ends_the_stream_with_its_frame() {
         // The peer got our echo of its code.
         let echo = within(5, tung.next()).await.unwrap().unwrap();
         assert_eq!(echo, TMessage::Close(Some(close)), "{side:?}");
+        // A client's close completes when the server closes TCP (RFC 6455 7.1.1).
+        drop(tung);
         // close() after the peer's close returns the peer's frame.
         assert_eq!(
             within(5, ours.close(1000, "")).await.unwrap().code,
@@ -187,4 +189,24 @@ async fn subprotocol_and_version_are_reported() {
     assert_eq!(ours.protocol(), Some("chat"));
     assert_eq!(ours.version(), websocket_protocol::Version::Hybi13);
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+}
+
+#[test]
+fn sockets_halves_and_futures_can_move_between_tasks() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    type Io = tokio::net::TcpStream;
+    let check = |mut ws: websocket_protocol::WebSocket<Io>| async move {
+        send_sync(&ws);
+        send(&ws.recv());
+        send(&ws.send(Message::text("x")));
+        send(&ws.close(1000, ""));
+        send_sync(&ws.ping("x"));
+        let (mut tx, mut rx) = ws.split();
+        send_sync(&tx);
+        send_sync(&rx);
+        send(&tx.send(Message::text("x")));
+        send(&rx.recv());
+    };
+    let _ = check;
 }

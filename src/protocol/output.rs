@@ -90,9 +90,12 @@ impl Output {
         self.len = 0;
     }
 
-    /// Gives memory back after a burst of large frames.
+    /// Gives memory back once everything is handed out. `packed` keeps, through
+    /// its spare tail, the whole allocation of the last burst however little
+    /// capacity it reports (a client's masked copy of a 16 MiB message, say), so
+    /// its capacity says nothing about what it holds: always let it go.
     pub(crate) fn shrink(&mut self) {
-        if self.len == 0 && self.packed.capacity() > 64 << 10 {
+        if self.len == 0 {
             self.packed = BytesMut::new();
         }
     }

@@ -20,6 +20,14 @@
 //! timeout) run while something polls; the close timeout always runs inside
 //! [`close`](WebSocket::close).
 //!
+//! # Latency
+//!
+//! Frames queued together leave in one (vectored) write, and the transport is
+//! flushed once the queue drains, so there is no reason to let the kernel
+//! batch small writes as well: on TCP, call `set_nodelay(true)` before handing
+//! the stream over, or a ping queued after a message can wait for Nagle's
+//! algorithm and the peer's delayed acknowledgement (tens of milliseconds).
+//!
 //! # Memory
 //!
 //! An idle socket holds no read buffer: reads of small frames go through the
@@ -33,7 +41,7 @@
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
-//! use websocket_protocol::{Config, Message, WebSocket};
+//! use websocket_protocol::{Config, WebSocket};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
@@ -136,8 +144,9 @@ where
     /// Sends a message: waits while the write buffer is above its high-water mark
     /// ([`Config::write_buffer_size`]), queues the message, and writes and flushes
     /// the queue. Before the opening handshake finishes (raw client), the message
-    /// is queued and sent once open. After the connection starts closing, it is
-    /// an error of kind [`Closed`](crate::ErrorKind::Closed).
+    /// is queued and goes out once the server accepts: `send` returns then, `feed`
+    /// at once. After the connection starts closing, it is an error of kind
+    /// [`Closed`](crate::ErrorKind::Closed).
     ///
     /// To queue several messages and write them together, use
     /// [`feed`](WebSocket::feed) and [`flush`](WebSocket::flush), or the `Sink`
@@ -248,6 +257,23 @@ where
 
     /// Splits the socket into a sending and a receiving half, for two tasks.
     /// [`Sender::reunite`] puts them back together.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn f(ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), websocket_protocol::Error> {
+    /// let (mut tx, mut rx) = ws.split();
+    /// let reader = tokio::spawn(async move {
+    ///     while let Some(message) = rx.next().await {
+    ///         println!("got {:?}", message?);
+    ///     }
+    ///     Ok::<_, websocket_protocol::Error>(rx.close_frame())
+    /// });
+    /// tx.text("hello").await?;
+    /// let rtt = tx.ping("x").await?; // resolved through the reader's reads
+    /// tx.close(1000, "done").await?;
+    /// let peer_close = reader.await.unwrap()?;
+    /// # Ok(()) }
+    /// ```
     pub fn split(self) -> (Sender<IO>, Receiver<IO>) {
         split::split(self.shared)
     }

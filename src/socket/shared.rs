@@ -111,6 +111,8 @@ pub(crate) struct State<IO> {
     pings: Vec<PingSlot>,
     next_ping: u64,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Once closed: when to stop waiting for the last bytes to be written.
+    linger: Option<Instant>,
     /// Bumped by everything that can satisfy a waiter.
     progress: u64,
     wake_readers: bool,
@@ -171,6 +173,7 @@ where
             pings: Vec::new(),
             next_ping: 0,
             sleep: None,
+            linger: None,
             progress: 0,
             wake_readers: false,
             wake_writers: false,
@@ -298,10 +301,11 @@ where
 
     pub(crate) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.with_state(|s, ctx| {
-            if s.driver.state() == ReadyState::Open || s.driver.state() == ReadyState::Connecting {
-                s.closing = true;
+            if let ReadyState::Open | ReadyState::Connecting = s.driver.state() {
                 s.command(ctx, |d| d.close(code, reason))?;
             }
+            // From here on, reading serves the closing handshake first.
+            s.closing = true;
             Ok(())
         })
     }
@@ -428,23 +432,37 @@ where
     /// keep for the reader fit the message buffer.
     pub(crate) fn step(&mut self, ctx: &Ctx, me: &Waker, reader: bool) -> bool {
         let before = self.progress;
+        self.write(ctx, me);
+        if self.progress != before {
+            // Maybe that was all the caller waited for: let it check before
+            // registering for (and paying for) a read.
+            return true;
+        }
         // Every waiter waits on protocol progress, timers included.
         ctx.readers.register(me);
         self.poll_timer(ctx);
-        if !self.output_done() {
-            ctx.writers.register(me);
-        }
-        self.poll_write(ctx);
         if self.may_read(reader) {
             self.poll_read(ctx);
             // What the read produced (pongs, a close echo, a hixie-76 answer)
             // goes out now, not when the user next polls.
-            if !self.output_done() {
-                ctx.writers.register(me);
-                self.poll_write(ctx);
-            }
+            self.write(ctx, me);
         }
         self.progress != before
+    }
+
+    /// Writes what is queued, registering `me` to hear when more can be written.
+    /// Registration precedes the poll it is for, so no wakeup falls between.
+    fn write(&mut self, ctx: &Ctx, me: &Waker) {
+        let registered = !self.output_done();
+        if registered {
+            ctx.writers.register(me);
+        }
+        self.poll_write(ctx);
+        if !registered && !self.output_done() {
+            // The driver had more to say (a shutdown) than the queue showed.
+            ctx.writers.register(me);
+            self.poll_write(ctx);
+        }
     }
 
     /// Runs a driver command, then the driver's clock, then collects events.
@@ -541,6 +559,10 @@ where
                     }
                     self.closed = true;
                     self.close_frame = Some(frame);
+                    // The last bytes (our close frame or echo) get one close
+                    // timeout to leave; see `abandon_output`.
+                    let linger = self.driver.options().get_close_timeout();
+                    self.linger = Some(now() + linger);
                     let failure = self.failure_or_closed();
                     for slot in self.pings.iter_mut().filter(|p| p.result.is_none()) {
                         slot.result = Some(Err(failure.clone()));
@@ -559,21 +581,19 @@ where
 
     fn fail_io(&mut self, ctx: &Ctx, error: io::Error) {
         self.record_failure(Error::from(error));
-        self.broken = true;
-        self.out.clear();
-        self.out_len = 0;
         self.driver.receive_eof();
-        while self.driver.poll_transmit().is_some() {}
-        self.take_events(ctx);
-        self.bump();
-        self.wake_writers = true;
+        self.abandon_output(ctx);
     }
 
     fn poll_timer(&mut self, ctx: &Ctx) {
-        let Some(deadline) = self.driver.poll_timeout() else {
-            return;
+        let driver = self.driver.poll_timeout().map(Instant::from_std);
+        let deadline = match (driver, self.linger) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(deadline) => deadline,
+                None => return,
+            },
         };
-        let deadline = Instant::from_std(deadline);
         let fired = deadline <= now() || {
             let sleep = self
                 .sleep
@@ -584,11 +604,31 @@ where
             let mut cx = Context::from_waker(&ctx.read_waker);
             sleep.as_mut().poll(&mut cx).is_ready()
         };
-        if fired {
-            self.driver.handle_timeout(now().into_std());
-            self.take_events(ctx);
-            self.bump();
+        if !fired {
+            return;
         }
+        let now = now();
+        if self.linger.is_some_and(|l| l <= now) {
+            self.linger = None;
+            if !self.output_done() {
+                self.abandon_output(ctx);
+            }
+        }
+        self.driver.handle_timeout(now.into_std());
+        self.take_events(ctx);
+        self.bump();
+    }
+
+    /// The connection is over but its last bytes cannot be written (a peer
+    /// that stopped reading): give up on them rather than wait forever.
+    fn abandon_output(&mut self, ctx: &Ctx) {
+        self.broken = true;
+        self.out.clear();
+        self.out_len = 0;
+        while self.driver.poll_transmit().is_some() {}
+        self.take_events(ctx);
+        self.bump();
+        self.wake_writers = true;
     }
 
     /// Writes the queue, vectored, then flushes, then shuts the transport down if
@@ -701,8 +741,9 @@ where
         match result {
             Poll::Pending => {
                 let input = self.driver.input_buffer();
-                if input.is_empty() && input.capacity() > 0 {
-                    // Quiet: give the buffer back.
+                if input.is_empty() {
+                    // Quiet: give the buffer back. Even with no capacity left, an
+                    // empty buffer split from a large one keeps all of it alive.
                     *input = BytesMut::new();
                 }
                 return;

@@ -3,7 +3,7 @@
 use super::shared::Shared;
 use super::{Ping, WebSocket};
 use crate::error::Error;
-use crate::protocol::{CloseCode, CloseFrame, Message, Utf8Bytes, Version};
+use crate::protocol::{CloseCode, CloseFrame, Message, ReadyState, Utf8Bytes, Version};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -174,6 +174,16 @@ macro_rules! common_getters {
             /// [`WebSocket::close_frame`].
             pub fn close_frame(&self) -> Option<CloseFrame> {
                 self.shared.close_frame()
+            }
+
+            /// The connection's state.
+            pub fn state(&self) -> ReadyState {
+                self.shared.state()
+            }
+
+            /// Bytes queued for writing; see [`WebSocket::buffered_amount`].
+            pub fn buffered_amount(&self) -> usize {
+                self.shared.buffered_amount()
             }
         }
 

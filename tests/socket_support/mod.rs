@@ -36,7 +36,12 @@ pub async fn tcp_pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    (client.unwrap(), server.unwrap().0)
+    let (client, server) = (client.unwrap(), server.unwrap().0);
+    // As any latency-sensitive WebSocket user should: without it, Nagle's
+    // algorithm holds a small write back until the previous one is acknowledged.
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    (client, server)
 }
 
 fn tung_config() -> WebSocketConfig {

@@ -1,0 +1,184 @@
+//! End-to-end echo over loopback TCP: websocket-protocol against
+//! tokio-tungstenite in the same run. Each side talks to a server of its own
+//! library; one round trip is: the client sends a binary message and waits for
+//! the echo. Both ends run on one current-thread runtime, so the figure is the
+//! CPU cost of a round trip on both ends plus the loopback.
+//!
+//! `echo_split` pipelines instead: the client's halves run in two tasks, one
+//! sending, one reading the echoes; the figure is the time per message.
+//!
+//! ```sh
+//! cargo bench --bench echo -- --warm-up-time 1 --measurement-time 2
+//! ```
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures::{SinkExt, StreamExt};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio_tungstenite::tungstenite::Message as TMessage;
+use websocket_protocol::{Config, Message, WebSocket};
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (client, server) = (client.unwrap(), server.unwrap().0);
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    (client, server)
+}
+
+async fn ours_client() -> WebSocket<TcpStream> {
+    let (client, server) = tcp_pair().await;
+    tokio::spawn(async move {
+        let mut ws = WebSocket::accept(server, Config::default()).await.unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            if ws.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
+    WebSocket::connect(client, "ws://127.0.0.1/", Config::default())
+        .await
+        .unwrap()
+}
+
+async fn tungstenite_client() -> tokio_tungstenite::WebSocketStream<TcpStream> {
+    let (client, server) = tcp_pair().await;
+    tokio::spawn(async move {
+        let mut ws = tokio_tungstenite::accept_async(server).await.unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_binary() && ws.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio_tungstenite::client_async("ws://127.0.0.1/", client)
+        .await
+        .unwrap()
+        .0
+}
+
+fn echo(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("echo");
+    for size in [16usize, 64 << 10] {
+        let payload = bytes::Bytes::from(vec![7u8; size]);
+        group.throughput(Throughput::Bytes(2 * size as u64));
+
+        let mut ours = rt.block_on(ours_client());
+        group.bench_with_input(
+            BenchmarkId::new("websocket-protocol", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    run(&rt, async {
+                        for _ in 0..iters {
+                            ours.send(Message::Binary(payload.clone())).await.unwrap();
+                            let m = ours.next().await.unwrap().unwrap();
+                            assert_eq!(m.len(), size);
+                        }
+                    })
+                })
+            },
+        );
+
+        let mut tung = rt.block_on(tungstenite_client());
+        group.bench_with_input(
+            BenchmarkId::new("tokio-tungstenite", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    run(&rt, async {
+                        for _ in 0..iters {
+                            tung.send(TMessage::Binary(payload.clone())).await.unwrap();
+                            let m = tung.next().await.unwrap().unwrap();
+                            assert_eq!(m.len(), size);
+                        }
+                    })
+                })
+            },
+        );
+    }
+    group.finish();
+
+    // Pipelined through split halves: one task writes, another reads the
+    // echoes, as chat servers and proxies do. Time per message.
+    let mut group = c.benchmark_group("echo_split");
+    for size in [16usize, 64 << 10] {
+        let payload = bytes::Bytes::from(vec![7u8; size]);
+        group.throughput(Throughput::Bytes(2 * size as u64));
+
+        let mut halves = Some(rt.block_on(ours_client()).split());
+        group.bench_with_input(
+            BenchmarkId::new("websocket-protocol", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let (mut tx, mut rx) = halves.take().unwrap();
+                    let payload = payload.clone();
+                    let start = Instant::now();
+                    halves = Some(rt.block_on(async move {
+                        let writer = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                tx.send(Message::Binary(payload.clone())).await.unwrap();
+                            }
+                            tx
+                        });
+                        let reader = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                rx.next().await.unwrap().unwrap();
+                            }
+                            rx
+                        });
+                        (writer.await.unwrap(), reader.await.unwrap())
+                    }));
+                    start.elapsed()
+                })
+            },
+        );
+
+        let mut halves = Some(rt.block_on(tungstenite_client()).split());
+        group.bench_with_input(
+            BenchmarkId::new("tokio-tungstenite", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let (mut tx, mut rx) = halves.take().unwrap();
+                    let payload = payload.clone();
+                    let start = Instant::now();
+                    halves = Some(rt.block_on(async move {
+                        let writer = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                tx.send(TMessage::Binary(payload.clone())).await.unwrap();
+                            }
+                            tx
+                        });
+                        let reader = tokio::spawn(async move {
+                            for _ in 0..iters {
+                                rx.next().await.unwrap().unwrap();
+                            }
+                            rx
+                        });
+                        (writer.await.unwrap(), reader.await.unwrap())
+                    }));
+                    start.elapsed()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn run(rt: &Runtime, f: impl std::future::Future<Output = ()>) -> Duration {
+    let start = Instant::now();
+    rt.block_on(f);
+    start.elapsed()
+}
+
+criterion_group!(benches, echo);
+criterion_main!(benches);

@@ -195,6 +195,8 @@ async fn tungstenite_server() -> (String, mpsc::UnboundedReceiver<Option<CloseFr
             let (tcp, _) = listener.accept().await.unwrap();
             let tx = tx.clone();
             tokio::spawn(async move {
+                // tungstenite's callback signature fixes the error type's size.
+                #[allow(clippy::result_large_err)]
                 let callback =
                     |req: &Request, mut res: Response| -> Result<Response, ErrorResponse> {
                         if req.uri().path() == "/refuse" {

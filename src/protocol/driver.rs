@@ -219,18 +219,7 @@ impl Driver {
     /// a remainder, is 400. [`Error::response`] gives the HTTP answer to send.
     pub fn server(request: &http::Request<()>, options: Options) -> Result<Driver, Error> {
         let accepted = handshake::accept(request, &options)?;
-        let mut driver = Driver::new(
-            Role::Server,
-            accepted.version,
-            options,
-            Start::Server(accepted.clone()),
-        );
-        driver.protocol = accepted.protocol.clone();
-        driver.response = Some(accepted.response());
-        if let Some(params) = accepted.deflate {
-            driver.enable_deflate(params);
-        }
-        Ok(driver)
+        Ok(Driver::accepted(accepted, options))
     }
 
     /// A server driver for a WebSocket over HTTP/2 (RFC 8441): an extended CONNECT
@@ -248,6 +237,11 @@ impl Driver {
         options: Options,
     ) -> Result<Driver, Error> {
         let accepted = handshake::accept_extended_connect(request, &options)?;
+        Ok(Driver::accepted(accepted, options))
+    }
+
+    /// A server driver for a request the handshake rules accepted.
+    fn accepted(accepted: Accepted, options: Options) -> Driver {
         let mut driver = Driver::new(
             Role::Server,
             accepted.version,
@@ -259,7 +253,7 @@ impl Driver {
         if let Some(params) = accepted.deflate {
             driver.enable_deflate(params);
         }
-        Ok(driver)
+        driver
     }
 
     /// A server driver from the raw bytes of the connection so far, for servers

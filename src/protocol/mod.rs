@@ -35,6 +35,7 @@ pub use deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use driver::{Driver, KEEPALIVE_PAYLOAD};
 pub use error::{Error, ErrorKind};
 pub use event::{Event, Message, Transmit};
+pub(crate) use handshake::has_token;
 pub use handshake::{accept_key, parse_request};
 pub use mask::apply_mask;
 pub use options::Options;

@@ -16,15 +16,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Whether a comma-separated header holds `token`, ignoring case and white space.
-pub(crate) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
+pub(crate) use crate::protocol::has_token;
 
 /// An HTTP/2 CONNECT whose `:protocol` is `websocket` (RFC 8441).
 pub(crate) fn is_extended_connect(method: &Method, extensions: &Extensions) -> bool {

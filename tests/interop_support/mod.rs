@@ -363,3 +363,57 @@ pub fn assert_peer_saw_client_close(events: &[Value]) {
     assert_eq!(events[0]["code"], 4001, "{events:?}");
     assert_eq!(events[0]["reason"], "client bye", "{events:?}");
 }
+
+/// The first connection of a scenario was closed by the client with 4001.
+pub fn assert_client_closed_first(closes: &[Option<CloseFrame>]) {
+    let first = closes[0].as_ref().expect("a close frame");
+    assert_eq!(
+        (u16::from(first.code), first.reason.as_str()),
+        (4001, "client bye")
+    );
+}
+
+/// A peer's client program (`program script client URL`) against our server;
+/// with `deflate`, the `Sec-WebSocket-Extensions` the peer must see.
+pub async fn our_server_with_peer_client(program: &str, script: &str, deflate: Option<&str>) {
+    let expected_extensions = deflate;
+    let deflate = deflate.is_some();
+    let mut server = OurServer::start(deflate).await;
+    let url = server.url();
+    let mut args = vec![script, "client", url.as_str()];
+    if deflate {
+        args.push("--deflate");
+    }
+    let mut peer = Peer::spawn(program, &args);
+    let outcome = peer.outcome().await;
+    let mut expected = client_steps(&SIZES, deflate);
+    expected.push("fragmented-by-client".into());
+    expected.push("ping-by-client".into());
+    outcome.assert_ok(&expected);
+    if let Some(extensions) = expected_extensions {
+        assert_eq!(outcome.detail("deflate").unwrap(), extensions);
+    }
+    assert_client_closed_first(&server.next_closes(2).await);
+}
+
+/// Our client against a peer's server program (`program script server`); with
+/// `deflate`, the `Sec-WebSocket-Extensions` the peer must answer.
+pub async fn our_client_with_peer_server(program: &str, script: &str, deflate: Option<&str>) {
+    let expected_extensions = deflate;
+    let deflate = deflate.is_some();
+    let mut args = vec![script, "server"];
+    if deflate {
+        args.push("--deflate");
+    }
+    let mut peer = Peer::spawn(program, &args);
+    let port = peer.port().await;
+    let outcome = our_client(&format!("ws://127.0.0.1:{port}"), deflate).await;
+    let mut expected = client_steps(&SIZES, deflate);
+    expected.push("ping-by-client".into());
+    outcome.assert_ok(&expected);
+    if let Some(extensions) = expected_extensions {
+        assert_eq!(outcome.detail("deflate").unwrap(), extensions);
+    }
+    assert_peer_saw_client_close(&peer.events(2).await);
+    peer.kill().await;
+}

@@ -2,9 +2,9 @@
 
 use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-use super::deflate::{self, Deflater};
 use super::error::{Error, ErrorKind};
 use super::event::{Event, Message, Transmit};
+use super::extension::{self, Negotiated, Outgoing};
 use super::frame::{self, OpCode};
 use super::handshake::{self, Accepted, ClientHandshake};
 use super::hixie;
@@ -156,9 +156,9 @@ pub struct Driver {
     deferred: Output,
     events: VecDeque<Event>,
     protocol: Option<String>,
-    /// permessage-deflate: what was negotiated, and our compressor.
-    deflate: Option<deflate::DeflateParams>,
-    deflater: Option<Deflater>,
+    /// The extensions negotiated, and their transforms for what we send.
+    negotiated: Negotiated,
+    outgoing: Outgoing,
     /// Server: the response that was (or will be) sent. Client: the one received.
     response: Option<http::Response<()>>,
     shutdown: bool,
@@ -192,8 +192,8 @@ impl Driver {
             deferred: Output::default(),
             events: VecDeque::new(),
             protocol: None,
-            deflate: None,
-            deflater: None,
+            negotiated: Negotiated::default(),
+            outgoing: Outgoing::default(),
             response: None,
             shutdown: false,
             shutdown_taken: false,
@@ -250,9 +250,7 @@ impl Driver {
         );
         driver.protocol = accepted.protocol.clone();
         driver.response = Some(accepted.response());
-        if let Some(params) = accepted.deflate {
-            driver.enable_deflate(params);
-        }
+        driver.enable_extensions(accepted.extensions);
         driver
     }
 
@@ -349,11 +347,9 @@ impl Driver {
             }
         };
         match handshake.check(response) {
-            Ok((protocol, deflate)) => {
+            Ok((protocol, extensions)) => {
                 self.protocol = protocol;
-                if let Some(params) = deflate {
-                    self.enable_deflate(params);
-                }
+                self.enable_extensions(extensions);
                 self.response = Some(response.clone());
                 self.open();
                 self.process_input();
@@ -384,16 +380,13 @@ impl Driver {
         }
     }
 
-    // Without the feature `DeflateParams` has no values, so this is never called.
-    #[cfg_attr(not(feature = "deflate"), allow(unreachable_code, unused_variables))]
-    fn enable_deflate(&mut self, params: deflate::DeflateParams) {
-        let (deflater, inflater) =
-            deflate::transform(params, self.role == Role::Server, &self.options);
-        self.deflater = Some(deflater);
+    fn enable_extensions(&mut self, negotiated: Negotiated) {
+        let (outgoing, incoming) = extension::transforms(negotiated, self.role, &self.options);
+        self.outgoing = outgoing;
         if let Codec::Hybi(decoder) = &mut self.codec {
-            decoder.set_inflater(inflater);
+            decoder.set_incoming(incoming);
         }
-        self.deflate = Some(params);
+        self.negotiated = negotiated;
     }
 
     fn open(&mut self) {
@@ -423,7 +416,7 @@ impl Driver {
     /// The permessage-deflate parameters, when it was negotiated.
     #[cfg(feature = "deflate")]
     pub fn deflate_params(&self) -> Option<super::DeflateParams> {
-        self.deflate
+        self.negotiated.deflate
     }
 
     /// The connection's state.
@@ -533,11 +526,9 @@ impl Driver {
                         Ok(Some((response, size))) => {
                             self.input.advance(size);
                             match handshake.check(&response) {
-                                Ok((protocol, deflate)) => {
+                                Ok((protocol, extensions)) => {
                                     self.protocol = protocol;
-                                    if let Some(params) = deflate {
-                                        self.enable_deflate(params);
-                                    }
+                                    self.enable_extensions(extensions);
                                     self.response = Some(response);
                                     self.open();
                                 }
@@ -807,7 +798,7 @@ impl Driver {
             Phase::Open | Phase::Closing { .. } => &mut self.output,
             _ => &mut self.deferred,
         };
-        hybi::encode(out, self.role, opcode, payload, self.deflater.as_mut());
+        hybi::encode(out, self.role, opcode, payload, &mut self.outgoing);
     }
 
     // ---- frame handling ------------------------------------------------------

@@ -1,8 +1,8 @@
 //! The opening handshakes: picking the server's protocol version from the request,
 //! building every response and request byte for byte, checking the client's answer.
 
-use super::deflate::DeflateParams;
 use super::error::{Error, ErrorKind};
+use super::extension::{self, Negotiated, Offer};
 use super::options::Options;
 use super::version::Version;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -108,8 +108,8 @@ pub(crate) struct Accepted {
     pub headers: Vec<(&'static str, String)>,
     /// hixie-76: the two key numbers, waiting for the 8 body bytes.
     pub hixie76_keys: Option<(u32, u32)>,
-    /// permessage-deflate, when offered and accepted.
-    pub deflate: Option<DeflateParams>,
+    /// The extensions offered and accepted.
+    pub extensions: Negotiated,
 }
 
 impl Accepted {
@@ -185,7 +185,7 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
         reason: "Switching Protocols",
         headers: Vec::new(),
         hixie76_keys: None,
-        deflate: None,
+        extensions: Negotiated::default(),
     };
     match version {
         Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => {
@@ -202,10 +202,11 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
             if let Some(p) = protocol {
                 out.headers.push(("Sec-WebSocket-Protocol", p));
             }
-            if let Some((params, value)) = negotiate_deflate(headers, options) {
-                out.headers.push(("Sec-WebSocket-Extensions", value));
-                out.deflate = Some(params);
+            let (extensions, answer) = extension::server_accept(headers, options);
+            if let Some(answer) = answer {
+                out.headers.push(("Sec-WebSocket-Extensions", answer));
             }
+            out.extensions = extensions;
         }
         Version::Hixie76 | Version::Hixie75 => {
             let hixie76 = version == Version::Hixie76;
@@ -276,33 +277,19 @@ pub(crate) fn accept_extended_connect(
         reason: "OK",
         headers: Vec::new(),
         hixie76_keys: None,
-        deflate: None,
+        extensions: Negotiated::default(),
     };
     if let Some(p) = protocol {
         HeaderValue::from_str(&p).map_err(|_| malformed("a header value cannot be echoed"))?;
         out.headers.push(("Sec-WebSocket-Protocol", p));
     }
     // RFC 8441 keeps the extension negotiation of RFC 6455.
-    if let Some((params, value)) = negotiate_deflate(req.headers(), options) {
-        out.headers.push(("Sec-WebSocket-Extensions", value));
-        out.deflate = Some(params);
+    let (extensions, answer) = extension::server_accept(req.headers(), options);
+    if let Some(answer) = answer {
+        out.headers.push(("Sec-WebSocket-Extensions", answer));
     }
+    out.extensions = extensions;
     Ok(out)
-}
-
-/// permessage-deflate: the first acceptable offer, when the server enables it.
-#[cfg(feature = "deflate")]
-fn negotiate_deflate(headers: &HeaderMap, options: &Options) -> Option<(DeflateParams, String)> {
-    let offers = headers
-        .get_all("sec-websocket-extensions")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    options.deflate.as_ref()?.negotiate(offers)
-}
-
-#[cfg(not(feature = "deflate"))]
-fn negotiate_deflate(_: &HeaderMap, _: &Options) -> Option<(DeflateParams, String)> {
-    None
 }
 
 /// The first protocol in the client's list that the server supports.
@@ -412,8 +399,8 @@ pub(crate) struct ClientHandshake {
     request: Request<()>,
     accept: String,
     protocols: Vec<String>,
-    #[cfg(feature = "deflate")]
-    deflate: Option<super::DeflateConfig>,
+    /// The extensions the request offered, to check the answer against.
+    offer: Offer,
 }
 
 impl ClientHandshake {
@@ -478,9 +465,9 @@ impl ClientHandshake {
             let offer = options.protocols.join(", ");
             request = request.header("Sec-WebSocket-Protocol", offer);
         }
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = &options.deflate {
-            request = request.header("Sec-WebSocket-Extensions", deflate.offer());
+        let offer = Offer::new(options);
+        if let Some(header) = offer.header() {
+            request = request.header("Sec-WebSocket-Extensions", header);
         }
         let mut request = request
             .body(())
@@ -492,8 +479,7 @@ impl ClientHandshake {
             accept: accept_key(key.as_bytes()),
             request,
             protocols: options.protocols.clone(),
-            #[cfg(feature = "deflate")]
-            deflate: options.deflate.clone(),
+            offer,
         })
     }
 
@@ -516,11 +502,8 @@ impl ClientHandshake {
     }
 
     /// Checks the server's response; returns the chosen subprotocol and the
-    /// permessage-deflate parameters, if it was accepted.
-    pub(crate) fn check(
-        &self,
-        res: &Response<()>,
-    ) -> Result<(Option<String>, Option<DeflateParams>), Error> {
+    /// extensions it accepted.
+    pub(crate) fn check(&self, res: &Response<()>) -> Result<(Option<String>, Negotiated), Error> {
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
             return Err(Error::new(ErrorKind::UnexpectedStatus(res.status())));
         }
@@ -536,7 +519,7 @@ impl ClientHandshake {
             Ok(Some(_)) | Err(_) => return Err(Error::new(ErrorKind::InvalidAccept)),
             Ok(None) => return Err(bad_response("missing Sec-WebSocket-Accept")),
         }
-        let deflate = self.check_extensions(headers)?;
+        let extensions = extension::client_check(headers, &self.offer)?;
         let chosen = list(headers, "sec-websocket-protocol");
         let protocol = match chosen.as_slice() {
             [] => None,
@@ -544,28 +527,7 @@ impl ClientHandshake {
             [one] => return Err(Error::new(ErrorKind::UnofferedProtocol(one.clone()))),
             _ => return Err(bad_response("more than one Sec-WebSocket-Protocol")),
         };
-        Ok((protocol, deflate))
-    }
-
-    /// Only permessage-deflate can be accepted, and only when we offered it.
-    fn check_extensions(&self, headers: &HeaderMap) -> Result<Option<DeflateParams>, Error> {
-        let accepted: Vec<String> = headers
-            .get_all("sec-websocket-extensions")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect();
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = &self.deflate {
-            return deflate.accept_response(&accepted);
-        }
-        match list(headers, "sec-websocket-extensions").first() {
-            None if accepted.is_empty() => Ok(None),
-            first => {
-                let name = first.map_or("", |e| e.split(';').next().unwrap_or_default().trim());
-                Err(Error::new(ErrorKind::UnofferedExtension(name.to_owned())))
-            }
-        }
+        Ok((protocol, extensions))
     }
 }
 
@@ -675,7 +637,7 @@ mod tests {
             .unwrap();
         let options = Options::default().deflate(super::super::DeflateConfig::default());
         let accepted = accept_extended_connect(&req, &options).unwrap();
-        assert!(accepted.deflate.is_some());
+        assert!(accepted.extensions.deflate.is_some());
         let res = accepted.response();
         let ext = res.headers()["sec-websocket-extensions"].to_str().unwrap();
         assert!(ext.starts_with("permessage-deflate"), "{ext}");

@@ -4,14 +4,15 @@
 //! validates payload bytes as they arrive, so an invalid text frame fails before
 //! it is complete, and hands out each complete frame's payload as a `Bytes` split
 //! off the buffer, without a copy. Only fragmented messages are copied, once, into
-//! the buffer that joins them. A compressed message (permessage-deflate) is
-//! inflated once complete, within the message size limit, and validated then.
+//! the buffer that joins them. A message transformed by a negotiated extension
+//! (permessage-deflate) is decoded once complete, within the message size limit,
+//! and validated then.
 
 use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-use super::deflate::{Deflater, Inflater};
 use super::error::{Error, ErrorKind};
 use super::event::Message;
+use super::extension::{Incoming, Outgoing};
 use super::frame::{self, Header, OpCode};
 use super::mask::apply_mask;
 use super::output::Output;
@@ -42,7 +43,8 @@ enum Read {
 #[derive(Debug)]
 struct Partial {
     text: bool,
-    compressed: bool,
+    /// The first frame's RSV bits, which say how the message was transformed.
+    rsv: u8,
     buf: BytesMut,
 }
 
@@ -55,8 +57,8 @@ pub(crate) struct Decoder {
     partial: Option<Partial>,
     /// Validates the text message in progress, across frames.
     utf8: Utf8Validator,
-    /// permessage-deflate, when negotiated.
-    inflater: Option<Inflater>,
+    /// The negotiated extensions' inverse transforms.
+    incoming: Incoming,
 }
 
 fn protocol(why: &'static str) -> Error {
@@ -72,13 +74,13 @@ impl Decoder {
             read: Read::Header,
             partial: None,
             utf8: Utf8Validator::default(),
-            inflater: None,
+            incoming: Incoming::default(),
         }
     }
 
-    /// Accepts compressed messages (RSV1) from now on.
-    pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
-        self.inflater = Some(inflater);
+    /// Accepts messages transformed by the negotiated extensions from now on.
+    pub(crate) fn set_incoming(&mut self, incoming: Incoming) {
+        self.incoming = incoming;
     }
 
     /// Bytes still missing from the frame being read, when its header is known.
@@ -110,7 +112,9 @@ impl Decoder {
                         if let Some(key) = header.mask {
                             apply_mask(fresh, key, done);
                         }
-                        if self.is_text(&header) && !self.is_compressed(&header) {
+                        if self.is_text(&header)
+                            && !self.incoming.transforms(self.message_rsv(&header))
+                        {
                             self.utf8
                                 .feed(fresh)
                                 .map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
@@ -132,12 +136,7 @@ impl Decoder {
 
     /// Rules that depend on the role, the configuration or the message in progress.
     fn check_header(&self, header: &Header) -> Result<(), Error> {
-        // RSV1 marks the first frame of a compressed message, once negotiated.
-        let allowed = match header.opcode {
-            OpCode::Text | OpCode::Binary if self.inflater.is_some() => frame::RSV1,
-            _ => 0,
-        };
-        if header.rsv & !allowed != 0 {
+        if header.rsv & !self.incoming.allowed_rsv(header.opcode) != 0 {
             return Err(protocol("RSV bits set without a negotiated extension"));
         }
         match (self.role, header.mask.is_some()) {
@@ -175,33 +174,29 @@ impl Decoder {
         }
     }
 
-    fn is_compressed(&self, header: &Header) -> bool {
+    /// The RSV bits of the message `header` belongs to (its first frame's).
+    fn message_rsv(&self, header: &Header) -> u8 {
         match header.opcode {
-            OpCode::Text | OpCode::Binary => header.rsv & frame::RSV1 != 0,
-            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.compressed),
-            _ => false,
+            OpCode::Continuation => self.partial.as_ref().map_or(0, |p| p.rsv),
+            _ => header.rsv,
         }
     }
 
     fn complete(&mut self, header: Header, payload: Bytes) -> Result<Option<Frame>, Error> {
         let text = self.is_text(&header);
-        let compressed = self.is_compressed(&header);
+        let rsv = self.message_rsv(&header);
         Ok(Some(match header.opcode {
             OpCode::Ping => Frame::Ping(payload),
             OpCode::Pong => Frame::Pong(payload),
             OpCode::Close => Frame::Close(parse_close(&payload)?),
             OpCode::Text | OpCode::Binary if header.fin => {
-                Frame::Message(self.finish(text, compressed, payload)?)
+                Frame::Message(self.finish(text, rsv, payload)?)
             }
             OpCode::Text | OpCode::Binary => {
                 // Room for a second fragment like this one, within the limit.
                 let mut buf = BytesMut::with_capacity((payload.len() * 2).min(self.max_message));
                 buf.extend_from_slice(&payload);
-                self.partial = Some(Partial {
-                    text,
-                    compressed,
-                    buf,
-                });
+                self.partial = Some(Partial { text, rsv, buf });
                 return Ok(None);
             }
             OpCode::Continuation => {
@@ -213,24 +208,18 @@ impl Decoder {
                     return Ok(None);
                 }
                 let partial = self.partial.take().expect("present");
-                Frame::Message(self.finish(
-                    partial.text,
-                    partial.compressed,
-                    partial.buf.freeze(),
-                )?)
+                Frame::Message(self.finish(partial.text, partial.rsv, partial.buf.freeze())?)
             }
         }))
     }
 
-    fn finish(&mut self, text: bool, compressed: bool, payload: Bytes) -> Result<Message, Error> {
-        let payload = match (&mut self.inflater, compressed) {
-            (Some(inflater), true) => inflater.decompress(&payload, self.max_message)?,
-            _ => payload,
-        };
+    fn finish(&mut self, text: bool, rsv: u8, payload: Bytes) -> Result<Message, Error> {
+        let transformed = self.incoming.transforms(rsv);
+        let payload = self.incoming.decode(rsv, payload, self.max_message)?;
         if !text {
             return Ok(Message::Binary(payload));
         }
-        if compressed {
+        if transformed {
             simdutf8::basic::from_utf8(&payload).map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
             return Ok(Message::Text(Utf8Bytes::from_validated(payload)));
         }
@@ -258,22 +247,17 @@ fn parse_close(payload: &[u8]) -> Result<CloseFrame, Error> {
     }
 }
 
-/// Encodes one final frame into `out`, compressing a data message when
-/// permessage-deflate is on and the message is worth it, and masking it with a
-/// fresh random key when `role` is the client.
+/// Encodes one final frame into `out`, transformed by the negotiated extensions
+/// (compressed, when permessage-deflate is on and the message is worth it), and
+/// masked with a fresh random key when `role` is the client.
 pub(crate) fn encode(
     out: &mut Output,
     role: Role,
     opcode: OpCode,
     payload: Bytes,
-    deflater: Option<&mut Deflater>,
+    outgoing: &mut Outgoing,
 ) {
-    let (payload, rsv) = match deflater {
-        Some(d) if !opcode.is_control() && d.wants(payload.len()) => {
-            (d.compress(&payload), frame::RSV1)
-        }
-        _ => (payload, 0),
-    };
+    let (payload, rsv) = outgoing.encode(opcode, payload);
     match role {
         Role::Server => {
             let before = out.buf().len();

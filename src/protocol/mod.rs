@@ -19,6 +19,7 @@ mod deflate;
 mod driver;
 mod error;
 mod event;
+mod extension;
 mod frame;
 mod handshake;
 mod hixie;

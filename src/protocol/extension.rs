@@ -1,0 +1,174 @@
+//! Negotiated extensions: where `Sec-WebSocket-Extensions`, the frame header's RSV
+//! bits and the per-message transforms meet.
+//!
+//! An extension takes part in three places, and this module is the only one the
+//! rest of the core asks about them:
+//! - the handshake: the client's offer ([`Offer`]), the server's choice
+//!   among the offers and its answer ([`server_accept`]), and the client's check
+//!   of that answer ([`client_check`]), all giving a [`Negotiated`];
+//! - the frame header: the RSV bits a negotiated extension reserves
+//!   ([`Incoming::allowed_rsv`]); any other set bit is a protocol error;
+//! - each data message: a transform on the way out ([`Outgoing::encode`]) and its
+//!   inverse on the way in ([`Incoming::decode`]), within the message size limit.
+//!
+//! permessage-deflate (RFC 7692) is the one extension implemented. Another would
+//! add a field to [`Negotiated`] and a step to each function here, and nothing to
+//! the codec, the handshakes or the driver.
+
+use super::deflate::{self, DeflateParams, Deflater, Inflater};
+use super::error::{Error, ErrorKind};
+use super::frame::{OpCode, RSV1};
+use super::options::Options;
+use super::version::Role;
+use bytes::Bytes;
+use http::HeaderMap;
+
+/// What the handshake settled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    pub deflate: Option<DeflateParams>,
+}
+
+/// The header values of `Sec-WebSocket-Extensions`, over all its lines.
+fn values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all("sec-websocket-extensions")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
+/// What a client offers: the extensions its options enable.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Offer {
+    #[cfg(feature = "deflate")]
+    deflate: Option<super::DeflateConfig>,
+}
+
+impl Offer {
+    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+    pub(crate) fn new(options: &Options) -> Offer {
+        Offer {
+            #[cfg(feature = "deflate")]
+            deflate: options.deflate.clone(),
+        }
+    }
+
+    /// The client's `Sec-WebSocket-Extensions`, if it offers anything.
+    pub(crate) fn header(&self) -> Option<String> {
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &self.deflate {
+            return Some(config.offer());
+        }
+        None
+    }
+}
+
+/// The server's pick among the client's offers, and the header value announcing it.
+#[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+pub(crate) fn server_accept(
+    headers: &HeaderMap,
+    options: &Options,
+) -> (Negotiated, Option<String>) {
+    #[cfg(feature = "deflate")]
+    if let Some(config) = &options.deflate {
+        if let Some((params, answer)) = config.negotiate(values(headers)) {
+            return (
+                Negotiated {
+                    deflate: Some(params),
+                },
+                Some(answer),
+            );
+        }
+    }
+    (Negotiated::default(), None)
+}
+
+/// Checks the server's answer: only what we offered may be accepted.
+#[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+pub(crate) fn client_check(headers: &HeaderMap, offer: &Offer) -> Result<Negotiated, Error> {
+    let answer: Vec<String> = values(headers).map(str::to_owned).collect();
+    #[cfg(feature = "deflate")]
+    if let Some(config) = &offer.deflate {
+        return Ok(Negotiated {
+            deflate: config.accept_response(&answer)?,
+        });
+    }
+    let first = answer
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|e| e.split(';').next().unwrap_or_default().trim())
+        .find(|e| !e.is_empty());
+    match first {
+        None => Ok(Negotiated::default()),
+        Some(name) => Err(Error::new(ErrorKind::UnofferedExtension(name.to_owned()))),
+    }
+}
+
+/// The transforms for what was negotiated, for our `role`.
+// Without the `deflate` feature `DeflateParams` has no values: that arm never runs.
+#[cfg_attr(not(feature = "deflate"), allow(unreachable_code))]
+pub(crate) fn transforms(
+    negotiated: Negotiated,
+    role: Role,
+    options: &Options,
+) -> (Outgoing, Incoming) {
+    let (deflater, inflater) = match negotiated.deflate {
+        Some(params) => {
+            let (d, i) = deflate::transform(params, role == Role::Server, options);
+            (Some(d), Some(i))
+        }
+        None => (None, None),
+    };
+    (Outgoing { deflater }, Incoming { inflater })
+}
+
+/// The transforms applied to messages we send.
+#[derive(Debug, Default)]
+pub(crate) struct Outgoing {
+    deflater: Option<Deflater>,
+}
+
+impl Outgoing {
+    /// Transforms a whole message's payload; returns it with the RSV bits to set on
+    /// its (first) frame. Control frames pass through untouched.
+    pub(crate) fn encode(&mut self, opcode: OpCode, payload: Bytes) -> (Bytes, u8) {
+        match &mut self.deflater {
+            Some(d) if !opcode.is_control() && d.wants(payload.len()) => {
+                (d.compress(&payload), RSV1)
+            }
+            _ => (payload, 0),
+        }
+    }
+}
+
+/// The inverse transforms, for messages we receive.
+#[derive(Debug, Default)]
+pub(crate) struct Incoming {
+    inflater: Option<Inflater>,
+}
+
+impl Incoming {
+    /// The RSV bits a frame with `opcode` may carry: negotiated extensions mark
+    /// the first frame of a data message.
+    pub(crate) fn allowed_rsv(&self, opcode: OpCode) -> u8 {
+        match opcode {
+            OpCode::Text | OpCode::Binary if self.inflater.is_some() => RSV1,
+            _ => 0,
+        }
+    }
+
+    /// Whether a message whose first frame had `rsv` must be decoded before its
+    /// content (and, for text, its UTF-8) can be looked at.
+    pub(crate) fn transforms(&self, rsv: u8) -> bool {
+        rsv != 0
+    }
+
+    /// Undoes the transforms of a whole message, failing with 1009 as soon as
+    /// the result passes `max`.
+    pub(crate) fn decode(&mut self, rsv: u8, payload: Bytes, max: usize) -> Result<Bytes, Error> {
+        match &mut self.inflater {
+            Some(inflater) if rsv & RSV1 != 0 => inflater.decompress(&payload, max),
+            _ => Ok(payload),
+        }
+    }
+}

@@ -151,6 +151,10 @@ pub struct Driver {
     phase: Phase,
     codec: Codec,
     input: BytesMut,
+    /// The input buffer has held more than [`RETAINED_INPUT`]: give it back once
+    /// empty. (Its `capacity()` cannot tell: after a large payload is split off,
+    /// the buffer reports only the tail while still sharing the whole allocation.)
+    input_large: bool,
     output: Output,
     /// Frames sent before the handshake finished.
     deferred: Output,
@@ -188,6 +192,7 @@ impl Driver {
             phase: Phase::Created(start),
             codec,
             input: BytesMut::new(),
+            input_large: false,
             output: Output::default(),
             deferred: Output::default(),
             events: VecDeque::new(),
@@ -513,6 +518,8 @@ impl Driver {
         if !self.input.is_empty() {
             self.activity = true;
         }
+        // Noted before frames are split off, while the capacity still shows it.
+        self.input_large |= self.input.capacity() > RETAINED_INPUT;
         loop {
             match &mut self.phase {
                 Phase::Created(_) => return,
@@ -562,8 +569,9 @@ impl Driver {
                 }
             }
         }
-        if self.input.is_empty() && self.input.capacity() > RETAINED_INPUT {
+        if self.input.is_empty() && self.input_large {
             self.input = BytesMut::new();
+            self.input_large = false;
         }
     }
 

@@ -142,7 +142,9 @@ impl CloseHandle {
     /// Whether the connection is over: the closing handshake finished, the
     /// connection failed, or the socket was dropped.
     pub fn is_closed(&self) -> bool {
-        self.socket.upgrade().is_none_or(|socket| socket.is_closed())
+        self.socket
+            .upgrade()
+            .is_none_or(|socket| socket.is_closed())
     }
 }
 

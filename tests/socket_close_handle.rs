@@ -138,3 +138,31 @@ async fn bad_arguments_fail_and_a_dropped_socket_is_closed() {
     let error = within(5, handle.closed()).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Closed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_waiting_for_room_fails_once_closed_from_another_task() {
+    const HWM: usize = 64 << 10;
+    let config = Config::default().write_buffer_size(HWM);
+    let (ours, tung) = pair(Side::Server, config).await;
+    let (mut tx, rx) = ours.split();
+    let handle = tx.close_handle();
+    let sender = tokio::spawn(async move {
+        loop {
+            if let Err(error) = tx.feed(Message::binary(payload(16 << 10))).await {
+                return error;
+            }
+        }
+    });
+    // The peer never reads: the sender ends up waiting for room that never
+    // comes. Only the handle's wakeup can tell it the socket is closing.
+    within(5, async {
+        while rx.buffered_amount() <= HWM {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    handle.close(1000, "").unwrap();
+    let error = within(5, sender).await.unwrap();
+    assert_eq!(error.kind(), ErrorKind::Closed, "{error}");
+    drop((rx, tung));
+}

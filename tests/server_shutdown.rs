@@ -30,16 +30,21 @@ async fn raw_client(addr: std::net::SocketAddr) -> TcpStream {
     tcp
 }
 
-/// A client's (masked) close frame.
-fn masked_close(code: u16, reason: &str) -> Vec<u8> {
+/// A client's (masked) frame, short: `first` is FIN and the opcode.
+fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
     let mask = [0x37, 0xfa, 0x21, 0x3d];
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
     assert!(payload.len() < 126);
-    let mut frame = vec![0x88, 0x80 | payload.len() as u8];
+    let mut frame = vec![first, 0x80 | payload.len() as u8];
     frame.extend_from_slice(&mask);
     frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
     frame
+}
+
+/// A client's close frame.
+fn masked_close(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    masked(0x88, &payload)
 }
 
 /// Reads to the end of the stream: the server closed the connection.
@@ -286,4 +291,31 @@ async fn upgrades_after_the_trigger_get_503() {
         res.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
         "{res}"
     );
+}
+
+#[tokio::test]
+async fn a_handler_that_returns_mid_handshake_does_not_cut_it_short() {
+    let (addr, shutdown, server) = start(WsLayer::new(echo)).await;
+    let mut tcp = raw_client(addr).await;
+    tcp.write_all(&masked(0x81, b"hi")).await.unwrap();
+    assert_eq!(read_exact(&mut tcp, 4).await, b"\x81\x02hi");
+    let closing = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { shutdown.close_all(LIMIT).await }
+    });
+    assert_eq!(read_exact(&mut tcp, GOODBYE.len()).await, GOODBYE);
+    // A message that crossed the server's close frame: the handler gets it, its
+    // echo fails (the socket is closing) and it returns, dropping the socket.
+    tcp.write_all(&masked(0x81, b"late")).await.unwrap();
+    // The handshake goes on without it.
+    assert_quiet(&mut tcp).await;
+    tcp.write_all(&masked_close(1000, "")).await.unwrap();
+    assert_eq!(read_to_end(&mut tcp).await, b"");
+    let outcome = tokio::time::timeout(LIMIT, closing).await.unwrap().unwrap();
+    assert_eq!((outcome.closed, outcome.aborted), (1, 0));
+    tokio::time::timeout(LIMIT, server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }

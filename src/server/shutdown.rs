@@ -10,6 +10,7 @@ use crate::protocol::CloseCode;
 use crate::socket::CloseHandle;
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,11 +38,11 @@ const REASON: &str = "server shutting down";
 /// of its own: messages that arrive meanwhile are still delivered, sending fails
 /// with [`Closed`](crate::ErrorKind::Closed), the message stream ends after the
 /// handshake, and [`close_frame`](crate::WebSocket::close_frame) is the client's
-/// answer. The socket's task drives the handshake itself, so it completes whether
-/// the handler reads or not; a handler that does not return is aborted at the
-/// bound (its socket closed by then). A handler that returns, dropping its socket,
-/// before the handshake is over ends the connection there, as dropping a socket
-/// always does. hixie-76 sockets get their close frame (`FF 00`) and are
+/// answer. The socket's task drives the handshake itself and keeps the socket
+/// until it is over, so it completes whether the handler reads or not, and when
+/// the handler returns early (its `send` failed: the socket is closing); a handler
+/// that does not return is aborted at the bound (its socket closed by then).
+/// hixie-76 sockets get their close frame (`FF 00`) and are
 /// closed at once, as that protocol has it; hixie-75, which has no close frame,
 /// is closed by ending the stream.
 ///
@@ -255,28 +256,49 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     /// Runs `task` (the handler, on the socket `socket` closes) until it returns.
+    ///
     /// Once the shutdown is triggered, this also drives the socket through its
-    /// closing handshake, so it completes even while the handler is not reading.
+    /// closing handshake, so it completes while the handler is not reading, and
+    /// keeps the socket alive until it is over, so it completes when the handler
+    /// returns early (say, because a `send` failed: the socket is closing).
     pub(crate) async fn run(self, socket: CloseHandle, task: impl Future<Output = ()>) {
         if let Some(entry) = lock(&self.inner).get_mut(&self.id) {
             entry.socket = Some(socket.clone());
         }
+        let mut task = pin!(task);
         let mut triggered = self.inner.trigger_tx.subscribe();
-        let closer = async {
-            // `trigger` closes the sockets it finds registered; this one may have
-            // been registered just after it looked. Closing twice does nothing.
-            // The sender lives in `inner`, so the wait ends only with the trigger.
-            if triggered.wait_for(|triggered| *triggered).await.is_ok() {
-                let _ = socket.close(CloseCode::GOING_AWAY, REASON);
-                // How it ended is the handler's to see (`close_frame`).
-                let _ = socket.closed().await;
-            }
-            std::future::pending::<()>().await
-        };
-        // The handler alone decides when the task ends.
+        let triggered = async move { triggered.wait_for(|triggered| *triggered).await.is_ok() };
         tokio::select! {
-            () = task => {}
-            () = closer => {}
+            () = &mut task => return,
+            // The sender lives in `inner`: it cannot fail.
+            ok = triggered => {
+                if !ok {
+                    return task.await;
+                }
+            }
+        }
+        let Some(socket) = socket.keep_alive() else {
+            // The handler dropped its socket: nothing left to close.
+            return task.await;
+        };
+        // `trigger` closes the sockets it finds registered; this one may have
+        // been registered just after it looked. Closing twice does nothing.
+        let _ = socket.close(CloseCode::GOING_AWAY, REASON);
+        // How it ended is the handler's to see (`close_frame`).
+        let handler_done = {
+            let mut closed = pin!(socket.closed());
+            tokio::select! {
+                () = &mut task => {
+                    let _ = closed.await;
+                    true
+                }
+                _ = &mut closed => false,
+            }
+        };
+        // Over: the socket is the handler's again, to drop when it likes.
+        drop(socket);
+        if !handler_done {
+            task.await;
         }
     }
 }

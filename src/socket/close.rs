@@ -148,6 +148,33 @@ impl CloseHandle {
     }
 }
 
+/// A strong reference on a socket, from [`CloseHandle::keep_alive`]: while it
+/// lives, dropping the socket does not end the connection. The server's shutdown
+/// holds one so that a handler returning mid-handshake (its `send` failed: the
+/// socket is closing) does not cut the closing handshake short.
+pub(crate) struct KeepAlive {
+    socket: Arc<dyn Target>,
+}
+
+impl CloseHandle {
+    /// Keeps the socket alive until the result is dropped; `None` if it is gone.
+    pub(crate) fn keep_alive(&self) -> Option<KeepAlive> {
+        self.socket.upgrade().map(|socket| KeepAlive { socket })
+    }
+}
+
+impl KeepAlive {
+    /// As [`CloseHandle::close`].
+    pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.socket.close(code, reason)
+    }
+
+    /// As [`CloseHandle::closed`].
+    pub(crate) async fn closed(&self) -> Result<CloseFrame, Error> {
+        poll_fn(|cx| self.socket.poll_closed(cx)).await
+    }
+}
+
 impl fmt::Debug for CloseHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CloseHandle")

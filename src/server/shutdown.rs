@@ -74,9 +74,12 @@ pub struct Shutdown {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownOutcome {
-    /// Sockets whose handlers finished within the bound.
+    /// Sockets whose tasks ended within the bound: the handler returned and the
+    /// closing handshake was over (completed, timed out, or failed).
     pub closed: usize,
-    /// Sockets whose handlers were still running at the bound and were aborted.
+    /// Sockets whose tasks were still running at the bound (a handler that did
+    /// not return, or a closing handshake still waiting for the client's answer)
+    /// and were aborted, which closes the connection.
     pub aborted: usize,
 }
 

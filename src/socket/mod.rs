@@ -20,6 +20,11 @@
 //! timeout) run while something polls; the close timeout always runs inside
 //! [`close`](WebSocket::close).
 //!
+//! To close a socket from a task that does not own it (a server shutting down,
+//! a session that expired), take a [`CloseHandle`]: its `close` wakes whoever
+//! waits on the socket to write the close frame, and its `closed` drives the
+//! closing handshake itself when nobody else polls.
+//!
 //! # Latency
 //!
 //! Frames queued together leave in one (vectored) write, and the transport is

@@ -14,4 +14,4 @@ pub mod socket;
 
 pub use error::{Error, ErrorKind};
 pub use protocol::{CloseCode, CloseFrame, Message, Utf8Bytes, Version};
-pub use socket::{Config, WebSocket};
+pub use socket::{CloseHandle, Config, WebSocket};

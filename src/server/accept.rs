@@ -3,7 +3,7 @@
 //! the handler once hyper hands over the connection.
 
 use super::io::ServerIo;
-use super::shutdown::Shutdown;
+use super::shutdown::{Shutdown, Tracker};
 use super::ServerSocket;
 use crate::protocol::{self, Driver, Options, Version};
 use crate::socket::{Config, WebSocket};
@@ -273,7 +273,7 @@ pub(crate) fn spawn_socket<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let version = driver.version();
-    let task = move |watch| async move {
+    let task = move |tracker: Option<Tracker>| async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {
@@ -284,23 +284,30 @@ pub(crate) fn spawn_socket<F, Fut>(
             }
         };
         driver.start_without_head();
-        let io = ServerIo::new(TokioIo::new(upgraded), version, watch);
+        let io = ServerIo::new(TokioIo::new(upgraded));
         let handshake_timeout = config.get_handshake_timeout();
         let mut socket = WebSocket::from_driver(io, driver, config);
-        if version == Version::Hixie76 {
-            // The 8 key bytes may come late (a proxy holds them back) or never:
-            // finish the handshake here, bounded, so the handler gets an open
-            // socket and a client that never sends them costs nothing past the
-            // timeout.
-            match tokio::time::timeout(handshake_timeout, socket.ready()).await {
-                Ok(Ok(())) => {}
-                _ => return,
+        let close = socket.close_handle();
+        let run = async move {
+            if version == Version::Hixie76 {
+                // The 8 key bytes may come late (a proxy holds them back) or
+                // never: finish the handshake here, bounded, so the handler gets
+                // an open socket and a client that never sends them costs nothing
+                // past the timeout.
+                match tokio::time::timeout(handshake_timeout, socket.ready()).await {
+                    Ok(Ok(())) => {}
+                    _ => return,
+                }
             }
+            handler(socket).await;
+        };
+        match tracker {
+            Some(tracker) => tracker.run(close, run).await,
+            None => run.await,
         }
-        handler(socket).await;
     };
     match shutdown {
-        Some(shutdown) => shutdown.spawn(|watch| task(Some(watch))),
+        Some(shutdown) => shutdown.spawn(|tracker| task(Some(tracker))),
         None => {
             tokio::spawn(task(None));
         }

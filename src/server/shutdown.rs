@@ -3,32 +3,48 @@
 //! hyper's graceful shutdown (and `axum::serve`'s) waits for HTTP connections; an
 //! upgraded WebSocket has left hyper by then and would be cut off or outlive the
 //! server. [`Shutdown`] tracks the socket tasks that the layer and the extractor
-//! spawn, so one call closes them all with 1001 and waits for them, bounded.
+//! spawn, each with a [`CloseHandle`] on its socket, so one call runs the closing
+//! handshake with every client and waits for it, bounded.
 
-use futures_util::task::AtomicWaker;
+use crate::protocol::CloseCode;
+use crate::socket::CloseHandle;
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+/// The reason sent with 1001.
+const REASON: &str = "server shutting down";
+
 /// A handle that closes every live server socket with 1001 (going away).
 ///
 /// Give a clone to [`WsLayer::shutdown`](super::WsLayer::shutdown) or
 /// [`WsUpgrade::shutdown`](super::WsUpgrade::shutdown) (or insert one as a request
 /// extension, which the extractor picks up). When the application shuts down,
-/// [`close_all`](Shutdown::close_all) sends every live socket a close frame with
-/// code 1001 and reason `server shutting down`, waits up to a bound for their
-/// handlers to finish, and aborts those still running. New upgrades are refused
-/// with 503 from the moment it is triggered.
+/// [`close_all`](Shutdown::close_all) starts the closing handshake on every live
+/// socket with code 1001 and reason `server shutting down`, waits up to a bound
+/// for the clients' answers and for the handlers to return, and aborts the
+/// handlers still running then. New upgrades are refused with 503 from the moment
+/// it is triggered.
 ///
-/// The close reaches a socket the next time its handler reads (the close frame goes
-/// out as the socket's answer and the message stream ends with it), at a frame
-/// boundary of the incoming stream; hixie-75, which has no close frame, is closed by
-/// ending the stream. A handler that never reads runs until the bound and is then
-/// aborted, which drops its socket.
+/// It is a real closing handshake: the close frame goes out at once (through a
+/// [`CloseHandle`]), and the server closes the TCP connection only once the client
+/// answered with its close frame, or after the config's
+/// [`close_timeout`](crate::Config::close_timeout). The handler sees it as a close
+/// of its own: messages that arrive meanwhile are still delivered, sending fails
+/// with [`Closed`](crate::ErrorKind::Closed), the message stream ends after the
+/// handshake, and [`close_frame`](crate::WebSocket::close_frame) is the client's
+/// answer. The socket's task drives the handshake itself and keeps the socket
+/// until it is over, so it completes whether the handler reads or not, and when
+/// the handler returns early (its `send` failed: the socket is closing); a handler
+/// that does not return is aborted at the bound (its socket closed by then).
+/// hixie-76 sockets get their close frame (`FF 00`) and are
+/// closed at once, as that protocol has it; hixie-75, which has no close frame,
+/// is closed by ending the stream.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -58,9 +74,12 @@ pub struct Shutdown {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownOutcome {
-    /// Sockets whose handlers finished within the bound.
+    /// Sockets whose tasks ended within the bound: the handler returned and the
+    /// closing handshake was over (completed, timed out, or failed).
     pub closed: usize,
-    /// Sockets whose handlers were still running at the bound and were aborted.
+    /// Sockets whose tasks were still running at the bound (a handler that did
+    /// not return, or a closing handshake still waiting for the client's answer)
+    /// and were aborted, which closes the connection.
     pub aborted: usize,
 }
 
@@ -75,7 +94,8 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
-    waker: Arc<AtomicWaker>,
+    /// Set once the upgrade is done and the socket exists.
+    socket: Option<CloseHandle>,
     abort: Option<AbortHandle>,
 }
 
@@ -97,16 +117,23 @@ impl Shutdown {
         Self::default()
     }
 
-    /// Starts the shutdown without waiting: live sockets are told to close, new
-    /// upgrades are refused, [`triggered`](Shutdown::triggered) futures complete.
-    /// Calling it again does nothing.
+    /// Starts the shutdown without waiting: every live socket starts its closing
+    /// handshake with 1001 (its task then runs it to the end), new upgrades are
+    /// refused, [`triggered`](Shutdown::triggered) futures complete. Calling it
+    /// again does nothing.
     pub fn trigger(&self) {
         if self.inner.triggered.swap(true, Ordering::SeqCst) {
             return;
         }
         self.inner.trigger_tx.send_replace(true);
-        for entry in self.lock().values() {
-            entry.waker.wake();
+        let sockets: Vec<CloseHandle> = self
+            .lock()
+            .values()
+            .filter_map(|entry| entry.socket.clone())
+            .collect();
+        for socket in sockets {
+            // Fails only for a bad code or reason, and these are fine.
+            let _ = socket.close(CloseCode::GOING_AWAY, REASON);
         }
     }
 
@@ -137,7 +164,8 @@ impl Shutdown {
     }
 
     /// Triggers the shutdown, then waits up to `timeout` for every live socket's
-    /// handler to finish; those still running then are aborted.
+    /// closing handshake to complete and its handler to return; the handlers
+    /// still running then are aborted, which drops their sockets.
     ///
     /// Cancel safety: cancelling it leaves the shutdown triggered and the sockets
     /// closing; nothing is aborted.
@@ -168,15 +196,14 @@ impl Shutdown {
     /// Spawns a socket task that this handle tracks until it ends.
     pub(crate) fn spawn<F, Fut>(&self, task: F)
     where
-        F: FnOnce(Watch) -> Fut,
+        F: FnOnce(Tracker) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let waker = Arc::new(AtomicWaker::new());
         self.lock().insert(
             id,
             Entry {
-                waker: waker.clone(),
+                socket: None,
                 abort: None,
             },
         );
@@ -185,11 +212,11 @@ impl Shutdown {
             inner: self.inner.clone(),
             id,
         };
-        let watch = Watch {
+        let tracker = Tracker {
             inner: self.inner.clone(),
-            waker,
+            id,
         };
-        let future = task(watch);
+        let future = task(tracker);
         let handle = tokio::spawn(async move {
             let _registration = registration;
             future.await;
@@ -223,20 +250,58 @@ impl Drop for Registration {
     }
 }
 
-/// What a socket's I/O needs from the handle: whether the shutdown has been
-/// triggered, and a place for the waker to call when it is.
+/// A socket task's link to the handle.
 #[derive(Debug)]
-pub(crate) struct Watch {
+pub(crate) struct Tracker {
     inner: Arc<Inner>,
-    waker: Arc<AtomicWaker>,
+    id: u64,
 }
 
-impl Watch {
-    pub(crate) fn is_triggered(&self) -> bool {
-        self.inner.triggered.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn register(&self, waker: &std::task::Waker) {
-        self.waker.register(waker);
+impl Tracker {
+    /// Runs `task` (the handler, on the socket `socket` closes) until it returns.
+    ///
+    /// Once the shutdown is triggered, this also drives the socket through its
+    /// closing handshake, so it completes while the handler is not reading, and
+    /// keeps the socket alive until it is over, so it completes when the handler
+    /// returns early (say, because a `send` failed: the socket is closing).
+    pub(crate) async fn run(self, socket: CloseHandle, task: impl Future<Output = ()>) {
+        if let Some(entry) = lock(&self.inner).get_mut(&self.id) {
+            entry.socket = Some(socket.clone());
+        }
+        let mut task = pin!(task);
+        let mut triggered = self.inner.trigger_tx.subscribe();
+        let triggered = async move { triggered.wait_for(|triggered| *triggered).await.is_ok() };
+        tokio::select! {
+            () = &mut task => return,
+            // The sender lives in `inner`: it cannot fail.
+            ok = triggered => {
+                if !ok {
+                    return task.await;
+                }
+            }
+        }
+        let Some(socket) = socket.keep_alive() else {
+            // The handler dropped its socket: nothing left to close.
+            return task.await;
+        };
+        // `trigger` closes the sockets it finds registered; this one may have
+        // been registered just after it looked. Closing twice does nothing.
+        let _ = socket.close(CloseCode::GOING_AWAY, REASON);
+        // How it ended is the handler's to see (`close_frame`).
+        let handler_done = {
+            let mut closed = pin!(socket.closed());
+            tokio::select! {
+                () = &mut task => {
+                    let _ = closed.await;
+                    true
+                }
+                _ = &mut closed => false,
+            }
+        };
+        // Over: the socket is the handler's again, to drop when it likes.
+        drop(socket);
+        if !handler_done {
+            task.await;
+        }
     }
 }

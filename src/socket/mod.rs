@@ -20,6 +20,11 @@
 //! timeout) run while something polls; the close timeout always runs inside
 //! [`close`](WebSocket::close).
 //!
+//! To close a socket from a task that does not own it (a server shutting down,
+//! a session that expired), take a [`CloseHandle`]: its `close` wakes whoever
+//! waits on the socket to write the close frame, and its `closed` drives the
+//! closing handshake itself when nobody else polls.
+//!
 //! # Latency
 //!
 //! Frames queued together leave in one (vectored) write, and the transport is
@@ -54,6 +59,7 @@
 //! # Ok(()) }
 //! ```
 
+mod close;
 mod config;
 mod handshake;
 mod ping;
@@ -61,6 +67,7 @@ mod shared;
 mod split;
 mod wakers;
 
+pub use close::CloseHandle;
 pub use config::Config;
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
@@ -276,6 +283,26 @@ where
     /// ```
     pub fn split(self) -> (Sender<IO>, Receiver<IO>) {
         split::split(self.shared)
+    }
+
+    /// A handle that closes this socket from another task; see [`CloseHandle`].
+    ///
+    /// ```no_run
+    /// # async fn f(mut ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) {
+    /// let handle = ws.close_handle();
+    /// let reader = tokio::spawn(async move {
+    ///     while let Some(Ok(_message)) = ws.recv().await {}
+    ///     ws.close_frame() // the peer's answer to the close below
+    /// });
+    /// handle.close(1001, "going away").unwrap();
+    /// let peer_close = reader.await.unwrap();
+    /// # }
+    /// ```
+    pub fn close_handle(&self) -> CloseHandle
+    where
+        IO: Send + 'static,
+    {
+        CloseHandle::new(&self.shared)
     }
 
     pub(crate) fn from_shared(shared: Arc<Shared<IO>>) -> Self {

@@ -382,6 +382,18 @@ impl<IO> Shared<IO> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Wakes every task waiting on the socket, in either direction.
+    pub(crate) fn wake_all(&self) {
+        self.ctx.readers.wake_all();
+        self.ctx.writers.wake_all();
+    }
+
+    /// The connection is over: the driver is closed, or the transport failed.
+    pub(crate) fn is_closed(&self) -> bool {
+        let s = self.lock();
+        s.broken || s.driver.state() == ReadyState::Closed
+    }
+
     pub(crate) fn forget_ping(&self, id: u64) {
         self.lock().pings.retain(|p| p.id != id);
     }
@@ -413,9 +425,9 @@ impl<IO> State<IO> {
 
 impl<IO> Drop for Shared<IO> {
     fn drop(&mut self) {
-        // Tell pending ping futures (which hold weak handles) that it is over.
-        self.ctx.readers.wake_all();
-        self.ctx.writers.wake_all();
+        // Tell pending ping futures and close handles (which hold weak
+        // references) that it is over.
+        self.wake_all();
     }
 }
 

@@ -1,7 +1,7 @@
 //! The two halves of a split socket.
 
 use super::shared::Shared;
-use super::{Ping, WebSocket};
+use super::{CloseHandle, Ping, WebSocket};
 use crate::error::Error;
 use crate::protocol::{CloseCode, CloseFrame, Message, ReadyState, Utf8Bytes, Version};
 use bytes::Bytes;
@@ -110,6 +110,14 @@ where
         poll_fn(|cx| self.shared.poll_closed(cx)).await
     }
 
+    /// A handle that closes the socket from another task; see [`CloseHandle`].
+    pub fn close_handle(&self) -> CloseHandle
+    where
+        IO: Send + 'static,
+    {
+        CloseHandle::new(&self.shared)
+    }
+
     /// Whether `receiver` is the other half of the same socket.
     pub fn is_pair_of(&self, receiver: &Receiver<IO>) -> bool {
         Arc::ptr_eq(&self.shared, &receiver.shared)
@@ -154,6 +162,14 @@ where
     /// Sends a ping from the reading side; see [`WebSocket::ping`].
     pub fn ping(&self, payload: impl Into<Bytes>) -> Ping<IO> {
         Ping::new(&self.shared, payload.into())
+    }
+
+    /// A handle that closes the socket from another task; see [`CloseHandle`].
+    pub fn close_handle(&self) -> CloseHandle
+    where
+        IO: Send + 'static,
+    {
+        CloseHandle::new(&self.shared)
     }
 }
 

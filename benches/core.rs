@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::io::{Read, Write};
 use tokio_tungstenite::tungstenite::protocol::{Role as TRole, WebSocket, WebSocketConfig};
-use websocket_protocol::protocol::{apply_mask, Driver, Event, Options};
+use websocket_protocol::protocol::{apply_mask, Driver, Event, Options, Utf8Bytes};
 
 const MIB: usize = 1 << 20;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -202,6 +202,19 @@ fn utf8(c: &mut Criterion) {
     let mut d = server();
     g.bench_function("ours_driver_binary_frame", |b| {
         b.iter(|| assert_eq!(feed(&mut d, black_box(&binary_wire)), 1))
+    });
+    // `Utf8Bytes::as_str` skips validation because its constructors validated
+    // (its one `unsafe`); a safe accessor would pay `from_utf8` on every call.
+    let held = Utf8Bytes::try_from(bytes::Bytes::copy_from_slice(bytes)).unwrap();
+    g.bench_function("utf8bytes_as_str", |b| {
+        b.iter(|| black_box(&held).as_str().len())
+    });
+    g.bench_function("utf8bytes_as_str_if_revalidated", |b| {
+        b.iter(|| {
+            simdutf8::basic::from_utf8(black_box(&held).as_bytes())
+                .unwrap()
+                .len()
+        })
     });
     g.finish();
 }

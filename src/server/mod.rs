@@ -82,7 +82,8 @@
 //! a router at one end of [`tokio::io::duplex`] and a WebSocket client at the other
 //! (here tokio-tungstenite; any client that runs over a stream will do):
 //!
-//! ```
+#![cfg_attr(feature = "axum", doc = "```")]
+#![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use axum::{routing::get, Router};
 //! use futures::{SinkExt, StreamExt};
 //! use tokio_tungstenite::tungstenite::Message;

@@ -727,6 +727,8 @@ where
     /// frame is in flight, through the stack otherwise.
     fn poll_read(&mut self, ctx: &Ctx) {
         let mut cx = Context::from_waker(&ctx.read_waker);
+        // What the driver queues in answer to this read (pongs) counts as replies.
+        let before = self.driver.buffered_amount();
         let hint = self.driver.read_hint();
         let result = if hint > SMALL_READ {
             let input = self.driver.input_buffer();
@@ -739,23 +741,26 @@ where
             let result = Pin::new(&mut self.io).poll_read(&mut cx, &mut buf);
             let n = buf.filled().len();
             input.truncate(len + n);
+            if n > 0 {
+                self.driver.process_input();
+            }
             result.map_ok(|()| n)
         } else {
             let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
             let mut buf = ReadBuf::uninit(&mut stack);
             let result = Pin::new(&mut self.io).poll_read(&mut cx, &mut buf);
-            if result.is_ready() {
-                self.driver.input_buffer().extend_from_slice(buf.filled());
+            if !buf.filled().is_empty() {
+                self.driver.receive(buf.filled());
             }
             result.map_ok(|()| buf.filled().len())
         };
-        let before = self.driver.buffered_amount();
         match result {
             Poll::Pending => {
                 let input = self.driver.input_buffer();
                 if input.is_empty() {
-                    // Quiet: give the buffer back. Even with no capacity left, an
-                    // empty buffer split from a large one keeps all of it alive.
+                    // Quiet: an idle socket holds no read buffer at all (the
+                    // driver keeps a small one between reads, which only the I/O
+                    // layer knows to be idle).
                     *input = BytesMut::new();
                 }
                 return;
@@ -765,7 +770,8 @@ where
                 self.eof = true;
                 self.driver.receive_eof();
             }
-            Poll::Ready(Ok(_)) => self.driver.process_input(),
+            // Already fed to the driver above.
+            Poll::Ready(Ok(_)) => {}
         }
         self.driver.handle_timeout(now().into_std());
         self.replies += self.driver.buffered_amount().saturating_sub(before);

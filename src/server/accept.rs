@@ -2,7 +2,6 @@
 //! whether a request asks for a WebSocket, checking it, answering it, and running
 //! the handler once hyper hands over the connection.
 
-use super::io::ServerIo;
 use super::shutdown::{Shutdown, Tracker};
 use super::ServerSocket;
 use crate::protocol::{self, Driver, Options, Version};
@@ -284,7 +283,7 @@ pub(crate) fn spawn_socket<F, Fut>(
             }
         };
         driver.start_without_head();
-        let io = ServerIo::new(TokioIo::new(upgraded));
+        let io = TokioIo::new(upgraded);
         let handshake_timeout = config.get_handshake_timeout();
         let mut socket = WebSocket::from_driver(io, driver, config);
         let close = socket.close_handle();

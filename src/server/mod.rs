@@ -121,7 +121,6 @@ mod accept;
 mod conn;
 #[cfg(feature = "axum")]
 mod extract;
-mod io;
 mod layer;
 mod request;
 mod shutdown;
@@ -129,12 +128,14 @@ mod shutdown;
 pub use conn::{http_builder, serve_connection};
 #[cfg(feature = "axum")]
 pub use extract::{WsRejection, WsUpgrade};
-pub use io::ServerIo;
 pub use layer::{ResponseFuture, WsBody, WsLayer, WsService};
 pub use request::RequestInfo;
 pub use shutdown::{Shutdown, ShutdownOutcome};
 
 use crate::socket::WebSocket;
+
+/// The stream under a [`ServerSocket`]: hyper's upgraded connection.
+pub type ServerIo = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
 
 /// The socket a server handler receives: the typed [`WebSocket`] over hyper's
 /// upgraded connection.

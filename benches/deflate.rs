@@ -8,13 +8,14 @@
 //! cargo bench --bench deflate -- --warm-up-time 1 --measurement-time 3
 //! ```
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio_tungstenite::tungstenite::Message as TMessage;
 use websocket_protocol::protocol::DeflateConfig;
-use websocket_protocol::{Config, Message, WebSocket};
+use websocket_protocol::{Config, Message};
 
 /// 16 KiB of JSON records that differ in their numbers, like an API's output;
 /// `seed` makes each message different, so the shared window cannot simply
@@ -36,53 +37,12 @@ fn json_text(seed: u32) -> String {
     out
 }
 
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    let (client, server) = (client.unwrap(), server.unwrap().0);
-    client.set_nodelay(true).unwrap();
-    server.set_nodelay(true).unwrap();
-    (client, server)
-}
-
 fn config(deflate: bool) -> Config {
     if deflate {
         Config::default().deflate(DeflateConfig::default())
     } else {
         Config::default()
     }
-}
-
-async fn ours(deflate: bool) -> WebSocket<TcpStream> {
-    let (client, server) = tcp_pair().await;
-    tokio::spawn(async move {
-        let mut ws = WebSocket::accept(server, config(deflate)).await.unwrap();
-        while let Some(Ok(m)) = ws.next().await {
-            if ws.send(m).await.is_err() {
-                break;
-            }
-        }
-    });
-    WebSocket::connect(client, "ws://127.0.0.1/", config(deflate))
-        .await
-        .unwrap()
-}
-
-async fn tungstenite() -> tokio_tungstenite::WebSocketStream<TcpStream> {
-    let (client, server) = tcp_pair().await;
-    tokio::spawn(async move {
-        let mut ws = tokio_tungstenite::accept_async(server).await.unwrap();
-        while let Some(Ok(m)) = ws.next().await {
-            if m.is_text() && ws.send(m).await.is_err() {
-                break;
-            }
-        }
-    });
-    tokio_tungstenite::client_async("ws://127.0.0.1/", client)
-        .await
-        .unwrap()
-        .0
 }
 
 fn echo_json(c: &mut Criterion) {
@@ -100,7 +60,7 @@ fn echo_json(c: &mut Criterion) {
     let mut group = c.benchmark_group("echo_json_16k");
     group.throughput(Throughput::Bytes(text.len() as u64));
     for deflate in [false, true] {
-        let mut ws = rt.block_on(ours(deflate));
+        let mut ws = rt.block_on(support::ours(config(deflate)));
         let name = if deflate {
             "ours_deflate"
         } else {
@@ -115,7 +75,7 @@ fn echo_json(c: &mut Criterion) {
             })
         });
     }
-    let mut t = rt.block_on(tungstenite());
+    let mut t = rt.block_on(support::tungstenite());
     group.bench_function("tokio_tungstenite_plain", |b| {
         b.iter(|| {
             rt.block_on(async {

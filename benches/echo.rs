@@ -11,54 +11,14 @@
 //! cargo bench --bench echo -- --warm-up-time 1 --measurement-time 2
 //! ```
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio_tungstenite::tungstenite::Message as TMessage;
-use websocket_protocol::{Config, Message, WebSocket};
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    let (client, server) = (client.unwrap(), server.unwrap().0);
-    client.set_nodelay(true).unwrap();
-    server.set_nodelay(true).unwrap();
-    (client, server)
-}
-
-async fn ours_client() -> WebSocket<TcpStream> {
-    let (client, server) = tcp_pair().await;
-    tokio::spawn(async move {
-        let mut ws = WebSocket::accept(server, Config::default()).await.unwrap();
-        while let Some(Ok(m)) = ws.next().await {
-            if ws.send(m).await.is_err() {
-                break;
-            }
-        }
-    });
-    WebSocket::connect(client, "ws://127.0.0.1/", Config::default())
-        .await
-        .unwrap()
-}
-
-async fn tungstenite_client() -> tokio_tungstenite::WebSocketStream<TcpStream> {
-    let (client, server) = tcp_pair().await;
-    tokio::spawn(async move {
-        let mut ws = tokio_tungstenite::accept_async(server).await.unwrap();
-        while let Some(Ok(m)) = ws.next().await {
-            if m.is_binary() && ws.send(m).await.is_err() {
-                break;
-            }
-        }
-    });
-    tokio_tungstenite::client_async("ws://127.0.0.1/", client)
-        .await
-        .unwrap()
-        .0
-}
+use websocket_protocol::{Config, Message};
 
 fn echo(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -70,7 +30,7 @@ fn echo(c: &mut Criterion) {
         let payload = bytes::Bytes::from(vec![7u8; size]);
         group.throughput(Throughput::Bytes(2 * size as u64));
 
-        let mut ours = rt.block_on(ours_client());
+        let mut ours = rt.block_on(support::ours(Config::default()));
         group.bench_with_input(
             BenchmarkId::new("websocket-protocol", size),
             &size,
@@ -87,7 +47,7 @@ fn echo(c: &mut Criterion) {
             },
         );
 
-        let mut tung = rt.block_on(tungstenite_client());
+        let mut tung = rt.block_on(support::tungstenite());
         group.bench_with_input(
             BenchmarkId::new("tokio-tungstenite", size),
             &size,
@@ -113,7 +73,7 @@ fn echo(c: &mut Criterion) {
         let payload = bytes::Bytes::from(vec![7u8; size]);
         group.throughput(Throughput::Bytes(2 * size as u64));
 
-        let mut halves = Some(rt.block_on(ours_client()).split());
+        let mut halves = Some(rt.block_on(support::ours(Config::default())).split());
         group.bench_with_input(
             BenchmarkId::new("websocket-protocol", size),
             &size,
@@ -142,7 +102,7 @@ fn echo(c: &mut Criterion) {
             },
         );
 
-        let mut halves = Some(rt.block_on(tungstenite_client()).split());
+        let mut halves = Some(rt.block_on(support::tungstenite()).split());
         group.bench_with_input(
             BenchmarkId::new("tokio-tungstenite", size),
             &size,

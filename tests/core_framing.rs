@@ -2,11 +2,14 @@
 //! every rule of section 5 with the close code it fails with, incremental input
 //! at every split point, limits, and the hixie drafts' framing.
 
+mod core_support;
+
+use core_support::*;
+
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 use websocket_protocol::protocol::{
     accept_key, CloseCode, CloseFrame, Driver, ErrorKind, Event, Message, Options, ReadyState,
-    Transmit,
 };
 
 // ---- helpers ---------------------------------------------------------------------
@@ -94,39 +97,8 @@ fn parse_frames(mut buf: &[u8]) -> Vec<Sent> {
     out
 }
 
-fn drain(d: &mut Driver) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    let mut shutdown = false;
-    while let Some(t) = d.poll_transmit() {
-        match t {
-            Transmit::Data(b) => {
-                assert!(!shutdown, "data after Transmit::Shutdown");
-                out.extend_from_slice(&b)
-            }
-            Transmit::Shutdown => shutdown = true,
-        }
-    }
-    (out, shutdown)
-}
-
-fn events(d: &mut Driver) -> Vec<Event> {
-    std::iter::from_fn(|| d.poll_event()).collect()
-}
-
 fn server(options: Options) -> Driver {
-    let req = http::Request::get("/")
-        .header("Host", "example.com")
-        .header("Upgrade", "websocket")
-        .header("Connection", "Upgrade")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .header("Sec-WebSocket-Version", "13")
-        .body(())
-        .unwrap();
-    let mut d = Driver::server(&req, options).unwrap();
-    d.start();
-    drain(&mut d);
-    assert_eq!(events(&mut d), vec![Event::Open]);
-    d
+    open_server(options)
 }
 
 fn client(options: Options) -> Driver {

@@ -2,6 +2,10 @@
 //! no panic, at most one close event and nothing after it, no data after the
 //! shutdown, and memory bounded by the configured limits plus a small constant.
 
+mod core_support;
+
+use core_support::*;
+
 use proptest::prelude::*;
 use websocket_protocol::protocol::{accept_key, Driver, Event, Options, Transmit};
 
@@ -77,15 +81,7 @@ impl Watch {
 }
 
 fn server_driver(options: Options) -> Driver {
-    let req = http::Request::get("/")
-        .header("Host", "x")
-        .header("Upgrade", "websocket")
-        .header("Connection", "Upgrade")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .header("Sec-WebSocket-Version", "13")
-        .body(())
-        .unwrap();
-    let mut d = Driver::server(&req, options).unwrap();
+    let mut d = Driver::server(&upgrade_request(), options).unwrap();
     d.start();
     d
 }

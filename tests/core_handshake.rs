@@ -2,36 +2,19 @@
 //! selection, the three server responses, late hixie-76 key bytes, subprotocol
 //! negotiation, rejected requests, and the client's request and response checks.
 
+mod core_support;
+
+use core_support::*;
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::Bytes;
 use websocket_protocol::protocol::{
     accept_key, parse_request, CloseCode, CloseFrame, Driver, Error, ErrorKind, Event, Message,
-    Options, ReadyState, Transmit, Version,
+    Options, ReadyState, Version,
 };
 
-const RFC_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const RFC_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-/// Every byte queued so far, and whether a shutdown was asked for.
-fn drain(d: &mut Driver) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    let mut shutdown = false;
-    while let Some(t) = d.poll_transmit() {
-        match t {
-            Transmit::Data(b) => {
-                assert!(!shutdown, "data after Transmit::Shutdown");
-                out.extend_from_slice(&b)
-            }
-            Transmit::Shutdown => shutdown = true,
-        }
-    }
-    (out, shutdown)
-}
-
-fn events(d: &mut Driver) -> Vec<Event> {
-    std::iter::from_fn(|| d.poll_event()).collect()
-}
 
 fn request(headers: &[(&str, &str)]) -> http::Request<()> {
     let mut b = http::Request::get("/chat");

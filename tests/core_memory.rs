@@ -4,6 +4,10 @@
 //!
 //! One test function only: the allocator counts the whole process.
 
+mod core_support;
+
+use core_support::*;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use websocket_protocol::protocol::{Driver, Event, Message, Options};
@@ -37,22 +41,6 @@ const CHUNK: usize = 64 << 10;
 /// Handshake, events, the odd small allocation.
 const SLACK: usize = 16 << 10;
 
-fn server(options: Options) -> Driver {
-    let req = http::Request::get("/")
-        .header("Host", "x")
-        .header("Upgrade", "websocket")
-        .header("Connection", "Upgrade")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .header("Sec-WebSocket-Version", "13")
-        .body(())
-        .unwrap();
-    let mut d = Driver::server(&req, options).unwrap();
-    d.start();
-    while d.poll_transmit().is_some() {}
-    assert_eq!(d.poll_event(), Some(Event::Open));
-    d
-}
-
 fn masked(first: u8, len: usize) -> Vec<u8> {
     let mut out = vec![first, 0xFF];
     out.extend_from_slice(&(len as u64).to_be_bytes());
@@ -79,7 +67,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
         f
     };
     let wire = frame.repeat(4096);
-    let mut d = server(Options::default());
+    let mut d = open_server(Options::default());
     for piece in wire.chunks(1000) {
         d.receive(piece);
         while d.poll_event().is_some() {}
@@ -102,7 +90,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
     // One 1 MiB frame read in 64 KiB pieces: the input buffer grows to the frame,
     // not to the next power of two above frame + header.
     let wire = masked(0x82, MIB);
-    let mut d = server(options.clone());
+    let mut d = open_server(options.clone());
     let idle = LIVE.load(Relaxed);
     let peak = peak_during(|| {
         for piece in wire.chunks(CHUNK) {
@@ -134,7 +122,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
     // message is held once, within the max message size.
     let mut wire = masked(0x02, MIB - 1);
     wire.extend_from_slice(&[0x80, 0x81, 0, 0, 0, 0, b'z']);
-    let mut d = server(options);
+    let mut d = open_server(options);
     let peak = peak_during(|| {
         for piece in wire.chunks(CHUNK) {
             d.receive(piece);

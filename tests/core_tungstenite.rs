@@ -1,6 +1,10 @@
 //! The sans-IO core against a peer nobody here wrote: tungstenite (blocking) over
 //! `std::net` TCP on 127.0.0.1, one thread per side, in both roles.
 
+mod core_support;
+
+use core_support::*;
+
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
@@ -393,22 +397,6 @@ impl Write for Memory {
     }
 }
 
-fn open_server_driver() -> Driver {
-    let req = http::Request::get("/")
-        .header("Host", "x")
-        .header("Upgrade", "websocket")
-        .header("Connection", "Upgrade")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .header("Sec-WebSocket-Version", "13")
-        .body(())
-        .unwrap();
-    let mut d = Driver::server(&req, Options::default()).unwrap();
-    d.start();
-    while d.poll_transmit().is_some() {}
-    assert_eq!(d.poll_event(), Some(Event::Open));
-    d
-}
-
 /// A message as tungstenite sends it: whole, or cut into `cuts` fragments.
 fn tungstenite_send(ws: &mut tungstenite::WebSocket<Memory>, m: &Message, cuts: usize) {
     let (data, kind) = match m {
@@ -467,7 +455,7 @@ proptest::proptest! {
             tungstenite_send(&mut ws, m, *cuts);
         }
         let wire = std::mem::take(&mut ws.get_mut().output);
-        let mut d = open_server_driver();
+        let mut d = open_server(Options::default());
         for piece in wire.chunks(read) {
             d.receive(piece);
         }

@@ -2,23 +2,13 @@
 //! limits, and a client and a server driver talking compressed.
 #![cfg(feature = "deflate")]
 
+mod core_support;
+
+use core_support::*;
+
 use websocket_protocol::protocol::{
-    CloseCode, DeflateConfig, DeflateParams, Driver, ErrorKind, Event, Message, Options, Transmit,
+    CloseCode, DeflateConfig, DeflateParams, Driver, ErrorKind, Event, Message, Options,
 };
-
-fn drain(d: &mut Driver) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(t) = d.poll_transmit() {
-        if let Transmit::Data(b) = t {
-            out.extend_from_slice(&b);
-        }
-    }
-    out
-}
-
-fn events(d: &mut Driver) -> Vec<Event> {
-    std::iter::from_fn(|| d.poll_event()).collect()
-}
 
 /// A connected client/server pair with the given deflate settings on each side.
 fn pair(
@@ -36,10 +26,10 @@ fn pair(
     }
     let mut c = Driver::client("ws://localhost/", copts).unwrap();
     c.start();
-    let request = drain(&mut c);
+    let request = drain(&mut c).0;
     let mut s = Driver::server_from_bytes(&request, sopts).unwrap().unwrap();
     s.start();
-    c.receive(&drain(&mut s));
+    c.receive(&drain(&mut s).0);
     assert_eq!(events(&mut c), vec![Event::Open]);
     assert_eq!(events(&mut s), vec![Event::Open]);
     (c, s)
@@ -63,7 +53,7 @@ fn negotiated_both_ways_and_messages_are_compressed() {
     let text = "{\"id\": 1, \"name\": \"websocket\", \"tags\": [\"a\", \"b\"]} ".repeat(200);
     for _ in 0..3 {
         s.text(text.clone()).unwrap();
-        let wire = drain(&mut s);
+        let wire = drain(&mut s).0;
         assert_eq!(wire[0], 0xC1, "FIN + RSV1 + text");
         assert!(
             wire.len() < text.len() / 10,
@@ -76,7 +66,7 @@ fn negotiated_both_ways_and_messages_are_compressed() {
             vec![Event::Message(Message::text(text.clone()))]
         );
         c.binary(text.clone().into_bytes()).unwrap();
-        let wire = drain(&mut c);
+        let wire = drain(&mut c).0;
         assert_eq!(wire[0], 0xC2, "FIN + RSV1 + binary");
         s.receive(&wire);
         assert_eq!(
@@ -87,7 +77,7 @@ fn negotiated_both_ways_and_messages_are_compressed() {
     // Below the threshold a message goes uncompressed; control frames never are.
     s.text("hi").unwrap();
     s.ping(&b"p"[..]).unwrap();
-    assert_eq!(drain(&mut s), [0x81, 0x02, b'h', b'i', 0x89, 0x01, b'p']);
+    assert_eq!(drain(&mut s).0, [0x81, 0x02, b'h', b'i', 0x89, 0x01, b'p']);
 }
 
 #[test]
@@ -154,7 +144,7 @@ fn a_deflate_bomb_closes_with_1009() {
     );
     // 64 MiB of zeros deflates to about 64 KiB: small on the wire, far over the limit.
     c.binary(vec![0u8; 64 << 20]).unwrap();
-    let wire = drain(&mut c);
+    let wire = drain(&mut c).0;
     assert!(wire.len() < limit, "{}", wire.len());
     s.receive(&wire);
     let ev = events(&mut s);
@@ -163,7 +153,7 @@ fn a_deflate_bomb_closes_with_1009() {
         "{ev:?}"
     );
     assert!(matches!(&ev[1], Event::Close(f) if f.code == CloseCode::TOO_BIG));
-    let close = drain(&mut s);
+    let close = drain(&mut s).0;
     assert_eq!(
         &close[..4],
         &[0x88, close[1], 0x03, 0xf1],
@@ -182,7 +172,7 @@ fn invalid_utf8_inside_a_compressed_text_message_is_1007() {
     let mut payload = vec![b'a'; 100];
     payload.push(0xff);
     c.binary(payload).unwrap();
-    let mut wire = drain(&mut c);
+    let mut wire = drain(&mut c).0;
     wire[0] = 0xC1;
     s.receive(&wire);
     let ev = events(&mut s);

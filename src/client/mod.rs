@@ -35,13 +35,14 @@ mod builder;
 mod error;
 mod exchange;
 mod proxy;
+mod proxy_env;
 mod target;
-#[cfg(feature = "rustls")]
 mod tls;
 
-pub use builder::{Builder, DEFAULT_MAX_ERROR_BODY};
+pub use builder::{Builder, IntoProxy, DEFAULT_MAX_ERROR_BODY};
 pub use error::{Error, ErrorKind};
 pub use exchange::{ClientStream, Connected, Handshake};
+pub use proxy_env::ProxyEnv;
 
 /// Connects to `url` with the default settings of [`Builder`]: no
 /// subprotocol, no extra header, a 10 s timeout.

@@ -464,7 +464,10 @@ impl Builder {
     {
         let (config, max) = (self.config.clone(), self.max_error_body);
         if target.secure() {
-            let tls = self.tls.connect(io, target.bare_host(), Peer::Server).await?;
+            let tls = self
+                .tls
+                .connect(io, target.bare_host(), Peer::Server)
+                .await?;
             return exchange::handshake(tls, driver, config, max, Some(deadline)).await;
         }
         exchange::handshake(io, driver, config, max, Some(deadline)).await

@@ -66,9 +66,10 @@ impl Proxy {
         };
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
         let authorization = match authority.as_str().rsplit_once('@') {
-            Some((userinfo, _)) => Some(basic(userinfo).ok_or_else(|| {
-                invalid("the credentials are not valid percent-encoding")
-            })?),
+            Some((userinfo, _)) => Some(
+                basic(userinfo)
+                    .ok_or_else(|| invalid("the credentials are not valid percent-encoding"))?,
+            ),
             None => None,
         };
         let port = authority
@@ -102,7 +103,9 @@ impl Proxy {
             .with_source(e)
         })?;
         if self.secure() {
-            let tls = tls.connect(tcp, self.target.bare_host(), Peer::Proxy).await?;
+            let tls = tls
+                .connect(tcp, self.target.bare_host(), Peer::Proxy)
+                .await?;
             self.connect(tls, to, max_error_body, deadline).await
         } else {
             self.connect(tcp, to, max_error_body, deadline).await
@@ -230,19 +233,26 @@ mod tests {
 
     fn auth(url: &str) -> Option<String> {
         let proxy = Proxy::parse(url, "test").unwrap();
-        proxy
-            .authorization
-            .map(|v| v.to_str().unwrap().to_owned())
+        proxy.authorization.map(|v| v.to_str().unwrap().to_owned())
     }
 
     #[test]
     fn schemes_ports_and_a_missing_scheme() {
         let p = Proxy::parse("http://proxy.corp", "x").unwrap();
-        assert_eq!((p.target.authority(), p.secure()), ("proxy.corp:80".into(), false));
+        assert_eq!(
+            (p.target.authority(), p.secure()),
+            ("proxy.corp:80".into(), false)
+        );
         let p = Proxy::parse("HTTPS://proxy.corp/", "x").unwrap();
-        assert_eq!((p.target.authority(), p.secure()), ("proxy.corp:443".into(), true));
+        assert_eq!(
+            (p.target.authority(), p.secure()),
+            ("proxy.corp:443".into(), true)
+        );
         let p = Proxy::parse("proxy.corp:3128", "x").unwrap();
-        assert_eq!((p.target.authority(), p.secure()), ("proxy.corp:3128".into(), false));
+        assert_eq!(
+            (p.target.authority(), p.secure()),
+            ("proxy.corp:3128".into(), false)
+        );
         let p = Proxy::parse("user:pw@[::1]:3128", "x").unwrap();
         assert_eq!(p.target.authority(), "[::1]:3128");
         assert!(p.authorization.is_some());

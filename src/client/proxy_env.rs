@@ -347,7 +347,12 @@ mod tests {
 
     #[test]
     fn names_match_themselves_and_every_name_under_them() {
-        for list in ["example.com", ".example.com", "*.example.com", "example.com."] {
+        for list in [
+            "example.com",
+            ".example.com",
+            "*.example.com",
+            "example.com.",
+        ] {
             assert!(direct(list, "example.com", 443), "{list}");
             assert!(direct(list, "ws.example.com", 443), "{list}");
             assert!(direct(list, "a.b.example.com", 443), "{list}");
@@ -356,7 +361,10 @@ mod tests {
             assert!(!direct(list, "com", 443), "{list}");
         }
         assert!(direct("localhost", "localhost", 9001));
-        assert!(!direct("localhost", "127.0.0.1", 9001), "no name is resolved");
+        assert!(
+            !direct("localhost", "127.0.0.1", 9001),
+            "no name is resolved"
+        );
         assert!(!direct("ws.example.com", "example.com", 443));
     }
 

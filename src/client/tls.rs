@@ -39,7 +39,12 @@ impl Tls {
     /// Runs the TLS handshake with `host` over `io`. Failures are
     /// [`ErrorKind::Tls`] (or [`ErrorKind::Io`] if the transport failed)
     /// with a server, and [`ErrorKind::Proxy`] with a proxy.
-    pub(crate) async fn connect<S>(&self, io: S, host: &str, peer: Peer) -> Result<Secured<S>, Error>
+    pub(crate) async fn connect<S>(
+        &self,
+        io: S,
+        host: &str,
+        peer: Peer,
+    ) -> Result<Secured<S>, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -64,7 +69,11 @@ impl Tls {
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         #[cfg(feature = "rustls")]
-        let config = if self.config.is_some() { "custom" } else { "default" };
+        let config = if self.config.is_some() {
+            "custom"
+        } else {
+            "default"
+        };
         #[cfg(not(feature = "rustls"))]
         let config = "disabled";
         f.write_str(config)
@@ -135,7 +144,11 @@ mod imp {
             Peer::Proxy => ("proxy ", true),
         };
         let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-            let kind = if proxy { ErrorKind::Proxy } else { ErrorKind::Tls };
+            let kind = if proxy {
+                ErrorKind::Proxy
+            } else {
+                ErrorKind::Tls
+            };
             Error::new(kind, format!("{host:?} is not a valid TLS server name")).with_source(e)
         })?;
         let connector = TlsConnector::from(config.unwrap_or_else(default_config));

@@ -547,6 +547,42 @@ fn is_token(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The proxy host a builder would use for its URL, if any.
+    fn route(builder: Builder) -> Option<String> {
+        let target = Target::from_url(&builder.url).unwrap();
+        let proxy = builder.route(&target).unwrap();
+        proxy.map(|p| p.host().to_owned())
+    }
+
+    #[test]
+    fn the_last_proxy_setting_decides() {
+        let settings = ProxyEnv::from_lookup(|name| match name {
+            "https_proxy" => Some("http://from-settings:1".into()),
+            "no_proxy" => Some("example.com".into()),
+            _ => None,
+        });
+        let b = || Builder::new("wss://example.com/");
+        assert_eq!(route(b().proxy_env(settings.clone())), None, "no_proxy");
+        let b = || Builder::new("wss://other.test/");
+        assert_eq!(
+            route(b().proxy_env(settings.clone())).as_deref(),
+            Some("from-settings")
+        );
+        assert_eq!(
+            route(b().proxy_env(settings.clone()).proxy("http://explicit:2")).as_deref(),
+            Some("explicit")
+        );
+        assert_eq!(
+            route(b().proxy("http://explicit:2").proxy_env(settings.clone())).as_deref(),
+            Some("from-settings")
+        );
+        assert_eq!(route(b().proxy("http://explicit:2").proxy(None)), None);
+        assert_eq!(route(b().proxy_env(settings).no_proxy()), None);
+        // An explicit proxy ignores no_proxy: the builder's URL is known.
+        let b = Builder::new("wss://example.com/").proxy("http://explicit:2");
+        assert_eq!(route(b).as_deref(), Some("explicit"));
+    }
+
     #[test]
     fn debug_output_keeps_credentials_out() {
         let builder = Builder::new("ws://example.com/")

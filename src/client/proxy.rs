@@ -81,6 +81,12 @@ impl Proxy {
         })
     }
 
+    /// The proxy's host, without IPv6 brackets.
+    #[cfg(test)]
+    pub(crate) fn host(&self) -> &str {
+        self.target.bare_host()
+    }
+
     /// Whether the proxy is reached over TLS.
     pub(crate) fn secure(&self) -> bool {
         self.target.secure()

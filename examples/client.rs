@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Flags: `--protocol P` and `--header 'Name: value'` (both repeatable),
-//! `--proxy http://host:port`, `--timeout SECONDS`. End stdin (Ctrl-D) to close.
+//! `--proxy http[s]://host:port` (without it, the proxy that `https_proxy`,
+//! `http_proxy`, `all_proxy` and `no_proxy` name, as curl reads them),
+//! `--no-proxy`, `--timeout SECONDS`. End stdin (Ctrl-D) to close.
 
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use websocket_protocol::client::{Builder, ErrorKind};
 use websocket_protocol::{CloseCode, Message};
 
 const USAGE: &str = "usage: client [--protocol P]... [--header 'Name: value']... \
-                     [--proxy http://host:port] [--timeout SECONDS] ws[s]://host[:port]/path";
+                     [--proxy http[s]://host:port | --no-proxy] [--timeout SECONDS] ws[s]://host[:port]/path";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -110,7 +112,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Builder, String>
                     .ok_or(format!("--header {header:?}: expected 'Name: value'"))?;
                 headers.push((name.trim().to_owned(), val.trim().to_owned()));
             }
-            "--proxy" => proxy = Some(value("--proxy")?),
+            "--proxy" => proxy = Some(Some(value("--proxy")?)),
+            "--no-proxy" => proxy = Some(None),
             "--timeout" => {
                 let secs = value("--timeout")?;
                 let secs: f64 = secs

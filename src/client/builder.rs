@@ -3,8 +3,10 @@
 
 use super::error::{Error, ErrorKind};
 use super::exchange::{self, Connected, Handshake};
-use super::proxy::Proxy;
+use super::proxy::{redact_userinfo, Proxy};
+use super::proxy_env::ProxyEnv;
 use super::target::{tcp_connect, Target};
+use super::tls::{Peer, Tls};
 use crate::protocol::Driver;
 use crate::socket::Config;
 use http::header::{HeaderName, HeaderValue};
@@ -51,9 +53,9 @@ const RESERVED: [(&str, &str); 7] = [
 /// | [`header`](Builder::header) | none |
 /// | [`config`](Builder::config) | [`Config::default`] |
 /// | [`connect_timeout`](Builder::connect_timeout) | the config's [`handshake_timeout`](Config::handshake_timeout) (10 s) |
-/// | [`proxy`](Builder::proxy) | none (environment variables are not read) |
+/// | [`proxy`](Builder::proxy) | from the environment, as curl reads it ([`ProxyEnv`]) |
 /// | [`max_error_body`](Builder::max_error_body) | 4 KiB |
-/// | `tls_config` (feature `rustls`) | webpki roots, ALPN `http/1.1` |
+/// | `tls_config` (feature `rustls`) | webpki roots (plus the platform's with `rustls-native-roots`), ALPN `http/1.1` |
 #[derive(Clone)]
 pub struct Builder {
     url: String,
@@ -63,10 +65,65 @@ pub struct Builder {
     header_error: Option<String>,
     config: Config,
     connect_timeout: Option<Duration>,
-    proxy: Option<String>,
+    proxy: ProxyChoice,
     max_error_body: usize,
-    #[cfg(feature = "rustls")]
-    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tls: Tls,
+}
+
+/// Where the builder's proxy comes from.
+#[derive(Clone)]
+enum ProxyChoice {
+    /// The process environment, read when connecting.
+    Environment,
+    /// Settings in the environment's form, given to the builder.
+    Settings(ProxyEnv),
+    /// This proxy URL, whatever the environment says.
+    Url(String),
+    /// Direct.
+    Off,
+}
+
+/// What [`Builder::proxy`] takes: a proxy URL (`&str`, `String`, `&String`)
+/// to go through, or an `Option<String>` of one, where `None` means to connect
+/// directly.
+///
+/// Sealed: only those types implement it.
+pub trait IntoProxy: sealed::Sealed {
+    #[doc(hidden)]
+    fn into_proxy_url(self) -> Option<String>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &str {}
+    impl Sealed for String {}
+    impl Sealed for &String {}
+    impl Sealed for Option<String> {}
+}
+
+impl IntoProxy for &str {
+    fn into_proxy_url(self) -> Option<String> {
+        Some(self.to_owned())
+    }
+}
+
+impl IntoProxy for String {
+    fn into_proxy_url(self) -> Option<String> {
+        Some(self)
+    }
+}
+
+impl IntoProxy for &String {
+    fn into_proxy_url(self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+/// One `Option` type only, so that a bare `None` needs no annotation.
+impl IntoProxy for Option<String> {
+    fn into_proxy_url(self) -> Option<String> {
+        self
+    }
 }
 
 impl Builder {
@@ -79,10 +136,9 @@ impl Builder {
             header_error: None,
             config: Config::default(),
             connect_timeout: None,
-            proxy: None,
+            proxy: ProxyChoice::Environment,
             max_error_body: DEFAULT_MAX_ERROR_BODY,
-            #[cfg(feature = "rustls")]
-            tls: None,
+            tls: Tls::default(),
         }
     }
 
@@ -148,12 +204,78 @@ impl Builder {
         self
     }
 
-    /// Goes through an HTTP proxy, `http://host:port` (port 80 if left out),
-    /// with `CONNECT`. Credentials in the URL (`http://user:pass@host:port`) are
-    /// sent as `Proxy-Authorization: Basic`. For `wss://`, TLS runs end to end
-    /// inside the tunnel.
-    pub fn proxy(mut self, url: impl Into<String>) -> Builder {
-        self.proxy = Some(url.into());
+    /// Goes through this HTTP proxy with `CONNECT`, whatever the environment
+    /// says, or with `None` connects directly (as [`no_proxy`](Builder::no_proxy)).
+    ///
+    /// The URL is `http://host[:port]` (port 80 if left out), or
+    /// `https://host[:port]` (443) for a proxy reached over TLS (feature
+    /// `rustls`, with the [`tls_config`](Builder::tls_config)'s roots, else the
+    /// default ones; `CONNECT` then runs inside that TLS). Without a scheme
+    /// (`proxy.corp:3128`) it is `http://`. Credentials in the URL
+    /// (`http://user:pass@host:port`, percent-encoded where they hold `@`, `:`
+    /// or `%`) are sent decoded as `Proxy-Authorization: Basic`. For `wss://`,
+    /// TLS to the server runs end to end inside the tunnel.
+    ///
+    /// # Which proxy a connection uses
+    ///
+    /// The last of these calls on the builder decides:
+    ///
+    /// 1. `proxy(url)`: that proxy, for this builder's URL whatever its host;
+    ///    no environment variable is read, `no_proxy` included (the URL is
+    ///    known when you set it; curl's `-x` differs and still reads `no_proxy`).
+    /// 2. `proxy(None)` or [`no_proxy()`](Builder::no_proxy): direct.
+    /// 3. [`proxy_env(settings)`](Builder::proxy_env): those settings, read as
+    ///    the environment would be.
+    /// 4. None of them (the default): the process environment when
+    ///    [`connect`](Builder::connect) runs, as [`ProxyEnv`] describes:
+    ///    `https_proxy`/`HTTPS_PROXY` for `wss://`, `http_proxy` for `ws://`,
+    ///    `all_proxy`/`ALL_PROXY` for both, unless `no_proxy`/`NO_PROXY` lists
+    ///    the host.
+    ///
+    /// A proxy URL that cannot be used (another scheme, such as `socks5://`)
+    /// fails [`connect`](Builder::connect) with [`ErrorKind::InvalidUrl`]
+    /// naming where it came from, rather than silently going direct.
+    /// [`connect_on`](Builder::connect_on) and
+    /// [`into_handshake`](Builder::into_handshake) use no proxy.
+    ///
+    /// ```no_run
+    /// use websocket_protocol::client::Builder;
+    ///
+    /// # async fn run() -> Result<(), websocket_protocol::client::Error> {
+    /// let via = Builder::new("wss://example.com/chat").proxy("http://user:secret@proxy.corp:3128");
+    /// let direct = Builder::new("ws://127.0.0.1:9001/").proxy(None);
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, proxy: impl IntoProxy) -> Builder {
+        self.proxy = match proxy.into_proxy_url() {
+            Some(url) => ProxyChoice::Url(url),
+            None => ProxyChoice::Off,
+        };
+        self
+    }
+
+    /// Connects directly, whatever the environment says: `proxy(None)`.
+    pub fn no_proxy(mut self) -> Builder {
+        self.proxy = ProxyChoice::Off;
+        self
+    }
+
+    /// Chooses the proxy from `settings` instead of the process environment,
+    /// by the same rules (see [`ProxyEnv`]): for settings that live in your
+    /// own configuration, or a test.
+    ///
+    /// ```
+    /// use websocket_protocol::client::{Builder, ProxyEnv};
+    ///
+    /// let settings = ProxyEnv::from_lookup(|name| match name {
+    ///     "all_proxy" => Some("http://proxy.corp:3128".to_owned()),
+    ///     "no_proxy" => Some("localhost".to_owned()),
+    ///     _ => None,
+    /// });
+    /// let builder = Builder::new("wss://example.com/").proxy_env(settings);
+    /// ```
+    pub fn proxy_env(mut self, settings: ProxyEnv) -> Builder {
+        self.proxy = ProxyChoice::Settings(settings);
         self
     }
 
@@ -183,9 +305,11 @@ impl Builder {
     ///     .tls_config(Arc::new(tls));
     /// # }
     /// ```
+    ///
+    /// An `https://` proxy is reached with this configuration too.
     #[cfg(feature = "rustls")]
     pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Builder {
-        self.tls = Some(config);
+        self.tls.config = Some(config);
         self
     }
 
@@ -199,21 +323,29 @@ impl Builder {
     pub async fn connect(self) -> Result<Connected, Error> {
         let driver = self.driver()?;
         let target = Target::from_url(&self.url)?;
-        let proxy = self.proxy.as_deref().map(Proxy::parse).transpose()?;
-        if target.secure() && !cfg!(feature = "rustls") {
-            return Err(Error::new(
-                ErrorKind::TlsNotEnabled,
-                format!(
-                    "{} needs TLS: enable the `rustls` feature of websocket-protocol",
-                    self.url
-                ),
-            ));
+        let proxy = self.route(&target)?;
+        if !Tls::ENABLED {
+            let needs_tls = if target.secure() {
+                Some(self.url.clone())
+            } else {
+                proxy
+                    .as_ref()
+                    .filter(|p| p.secure())
+                    .map(|p| format!("the https:// proxy {p:?}"))
+            };
+            if let Some(what) = needs_tls {
+                return Err(Error::new(
+                    ErrorKind::TlsNotEnabled,
+                    format!("{what} needs TLS: enable the `rustls` feature of websocket-protocol"),
+                ));
+            }
         }
         let deadline = self.deadline();
         let open = async {
             match &proxy {
                 Some(proxy) => {
-                    let tunnel = proxy.tunnel(&target, self.max_error_body, Some(deadline));
+                    let tunnel =
+                        proxy.tunnel(&target, &self.tls, self.max_error_body, Some(deadline));
                     self.secure_and_handshake(tunnel.await?, &target, driver, deadline)
                         .await
                 }
@@ -281,6 +413,17 @@ impl Builder {
         Ok((request, handshake))
     }
 
+    /// The proxy to go through to `target`, if any, by the precedence
+    /// [`proxy`](Builder::proxy) documents.
+    fn route(&self, target: &Target) -> Result<Option<Proxy>, Error> {
+        match &self.proxy {
+            ProxyChoice::Off => Ok(None),
+            ProxyChoice::Url(url) => Proxy::parse(url, "Builder::proxy").map(Some),
+            ProxyChoice::Settings(settings) => settings.proxy(target),
+            ProxyChoice::Environment => ProxyEnv::from_env().proxy(target),
+        }
+    }
+
     /// The core's client driver for these settings.
     fn driver(&self) -> Result<Driver, Error> {
         if let Some(why) = &self.header_error {
@@ -321,13 +464,11 @@ impl Builder {
     {
         let (config, max) = (self.config.clone(), self.max_error_body);
         if target.secure() {
-            #[cfg(feature = "rustls")]
-            {
-                let tls = super::tls::connect(io, target.bare_host(), self.tls.clone()).await?;
-                return exchange::handshake(tls, driver, config, max, Some(deadline)).await;
-            }
-            #[cfg(not(feature = "rustls"))]
-            unreachable!("connect() refuses wss:// without the rustls feature");
+            let tls = self
+                .tls
+                .connect(io, target.bare_host(), Peer::Server)
+                .await?;
+            return exchange::handshake(tls, driver, config, max, Some(deadline)).await;
         }
         exchange::handshake(io, driver, config, max, Some(deadline)).await
     }
@@ -368,20 +509,22 @@ impl std::fmt::Debug for Builder {
             .field("headers", &self.headers)
             .field("config", &self.config)
             .field("connect_timeout", &self.connect_timeout)
-            // Proxy credentials stay out of logs.
-            .field("proxy", &self.proxy.as_deref().map(redact_userinfo))
-            .field("max_error_body", &self.max_error_body);
-        #[cfg(feature = "rustls")]
-        d.field("tls", &self.tls.as_ref().map(|_| "custom"));
+            .field("proxy", &self.proxy)
+            .field("max_error_body", &self.max_error_body)
+            .field("tls", &self.tls);
         d.finish()
     }
 }
 
-/// `http://user:pass@host` -> `http://..@host`.
-fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(start), Some(at)) if at > start => format!("{}..{}", &url[..start + 3], &url[at..]),
-        _ => url.to_owned(),
+impl std::fmt::Debug for ProxyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyChoice::Environment => f.write_str("Environment"),
+            ProxyChoice::Settings(settings) => settings.fmt(f),
+            // Proxy credentials stay out of logs.
+            ProxyChoice::Url(url) => write!(f, "Url({:?})", redact_userinfo(url)),
+            ProxyChoice::Off => f.write_str("Off"),
+        }
     }
 }
 
@@ -403,6 +546,42 @@ fn is_token(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The proxy host a builder would use for its URL, if any.
+    fn route(builder: Builder) -> Option<String> {
+        let target = Target::from_url(&builder.url).unwrap();
+        let proxy = builder.route(&target).unwrap();
+        proxy.map(|p| p.host().to_owned())
+    }
+
+    #[test]
+    fn the_last_proxy_setting_decides() {
+        let settings = ProxyEnv::from_lookup(|name| match name {
+            "https_proxy" => Some("http://from-settings:1".into()),
+            "no_proxy" => Some("example.com".into()),
+            _ => None,
+        });
+        let b = || Builder::new("wss://example.com/");
+        assert_eq!(route(b().proxy_env(settings.clone())), None, "no_proxy");
+        let b = || Builder::new("wss://other.test/");
+        assert_eq!(
+            route(b().proxy_env(settings.clone())).as_deref(),
+            Some("from-settings")
+        );
+        assert_eq!(
+            route(b().proxy_env(settings.clone()).proxy("http://explicit:2")).as_deref(),
+            Some("explicit")
+        );
+        assert_eq!(
+            route(b().proxy("http://explicit:2").proxy_env(settings.clone())).as_deref(),
+            Some("from-settings")
+        );
+        assert_eq!(route(b().proxy("http://explicit:2").proxy(None)), None);
+        assert_eq!(route(b().proxy_env(settings).no_proxy()), None);
+        // An explicit proxy ignores no_proxy: the builder's URL is known.
+        let b = Builder::new("wss://example.com/").proxy("http://explicit:2");
+        assert_eq!(route(b).as_deref(), Some("explicit"));
+    }
 
     #[test]
     fn debug_output_keeps_credentials_out() {

@@ -52,15 +52,16 @@ struct Inner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The URL is not a usable `ws://` or `wss://` URL (or the proxy URL is not
-    /// an `http://` URL).
+    /// The URL is not a usable `ws://` or `wss://` URL (or the proxy URL, given
+    /// or from the environment, is not an `http://` or `https://` URL).
     InvalidUrl,
     /// A header or subprotocol given to the builder is invalid, or the header
     /// is one the handshake sets itself (`Host`, `Upgrade`, `Connection`,
     /// `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, `Sec-WebSocket-Protocol`,
     /// `Sec-WebSocket-Extensions`).
     InvalidHeader,
-    /// A `wss://` URL, but the crate was built without its `rustls` feature.
+    /// A `wss://` URL or an `https://` proxy, but the crate was built without
+    /// its `rustls` feature.
     TlsNotEnabled,
     /// Connecting, reading or writing failed, or the server closed the
     /// connection before answering.
@@ -68,8 +69,9 @@ pub enum ErrorKind {
     /// TLS could not be set up: the server's certificate was refused, the
     /// handshake failed, or the host is not a valid TLS server name.
     Tls,
-    /// The proxy could not be reached, refused the `CONNECT` (its status,
-    /// headers and body start are kept), or did not speak HTTP.
+    /// The proxy could not be reached, failed the TLS handshake (an
+    /// `https://` proxy), refused the `CONNECT` (its status, headers and body
+    /// start are kept), or did not speak HTTP.
     Proxy,
     /// The opening (connect, proxy, TLS, handshake) took longer than the
     /// builder's [`connect_timeout`](super::Builder::connect_timeout).

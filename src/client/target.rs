@@ -47,6 +47,10 @@ impl Target {
             .unwrap_or(&self.host)
     }
 
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `host:port`, as `CONNECT` and error messages want it.
     pub(crate) fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)

@@ -217,3 +217,111 @@ pub mod tls {
         (addr, task)
     }
 }
+
+/// A CONNECT proxy on loopback for any number of connections: reads the
+/// request head, checks `Proxy-Authorization` if told to, dials the target and
+/// splices the two streams. Every request head it reads is reported, in order.
+pub mod proxy {
+    use super::{header, read_head};
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
+
+    pub struct TestProxy {
+        pub addr: SocketAddr,
+        heads: mpsc::UnboundedReceiver<String>,
+    }
+
+    impl TestProxy {
+        /// The next request head the proxy read.
+        pub async fn head(&mut self) -> String {
+            super::within(self.heads.recv())
+                .await
+                .expect("the proxy is running")
+        }
+
+        /// Whether no request has reached the proxy (yet).
+        pub fn untouched(&mut self) -> bool {
+            self.heads.try_recv().is_err()
+        }
+    }
+
+    /// A plain-TCP proxy; with `auth`, requests whose `Proxy-Authorization`
+    /// is not exactly `auth` get 407.
+    pub async fn start(auth: Option<&'static str>) -> TestProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, heads) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(serve(tcp, auth, tx.clone()));
+            }
+        });
+        TestProxy { addr, heads }
+    }
+
+    /// A proxy reached over TLS with a certificate for `localhost` from `pki`.
+    #[cfg(feature = "rustls")]
+    pub async fn start_tls(pki: &super::tls::Pki, auth: Option<&'static str>) -> TestProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = super::tls::acceptor(pki);
+        let (tx, heads) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    // A client that refuses our certificate hangs up here.
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        serve(tls, auth, tx).await;
+                    }
+                });
+            }
+        });
+        TestProxy { addr, heads }
+    }
+
+    async fn serve<S>(
+        mut client: S,
+        auth: Option<&'static str>,
+        heads: mpsc::UnboundedSender<String>,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let head = read_head(&mut client).await;
+        let _ = heads.send(head.clone());
+        let answer = |status: &str, extra: &str| {
+            format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\n\r\n")
+        };
+        let mut words = head.split(' ');
+        let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+            let _ = client
+                .write_all(answer("405 Method Not Allowed", "").as_bytes())
+                .await;
+            return;
+        };
+        if auth.is_some() && header(&head, "proxy-authorization") != auth {
+            let refusal = answer(
+                "407 Proxy Authentication Required",
+                "Proxy-Authenticate: Basic realm=\"test\"\r\n",
+            );
+            let _ = client.write_all(refusal.as_bytes()).await;
+            return;
+        }
+        let target = target.replace("localhost", "127.0.0.1");
+        let Ok(mut upstream) = TcpStream::connect(&target).await else {
+            let _ = client
+                .write_all(answer("502 Bad Gateway", "").as_bytes())
+                .await;
+            return;
+        };
+        if client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_ok()
+        {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        }
+    }
+}

@@ -189,7 +189,7 @@ impl DeflateConfig {
         for value in values {
             for (name, params) in split_extensions(value) {
                 if !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
-                    return Err(Error::new(ErrorKind::UnofferedExtension(name.to_owned())));
+                    return Err(Error::unoffered_extension(name));
                 }
                 if found.is_some() {
                     return Err(invalid("permessage-deflate accepted twice"));
@@ -540,7 +540,7 @@ mod tests {
         assert!(bomb.len() < 100 << 10, "{}", bomb.len());
         let (_, mut rx) = transform(params(true), false, &super::super::Options::default());
         let err = rx.decompress(&bomb, 1 << 20).unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::TooBig);
+        assert_eq!(err.kind(), ErrorKind::TooBig);
     }
 
     #[test]
@@ -596,7 +596,7 @@ mod tests {
         assert!(r("permessage-deflate; bogus").is_err());
         assert!(r("permessage-deflate, permessage-deflate").is_err());
         assert!(
-            matches!(r("foo").unwrap_err().kind(), ErrorKind::UnofferedExtension(n) if n == "foo")
+            matches!(r("foo").unwrap_err(), e if e.kind() == ErrorKind::UnofferedExtension && e.name() == Some("foo"))
         );
         assert_eq!(config.offer(), "permessage-deflate; client_max_window_bits");
     }

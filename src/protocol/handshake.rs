@@ -524,7 +524,7 @@ impl ClientHandshake {
         let protocol = match chosen.as_slice() {
             [] => None,
             [one] if self.protocols.contains(one) => Some(one.clone()),
-            [one] => return Err(Error::new(ErrorKind::UnofferedProtocol(one.clone()))),
+            [one] => return Err(Error::unoffered_protocol(one)),
             _ => return Err(bad_response("more than one Sec-WebSocket-Protocol")),
         };
         Ok((protocol, extensions))
@@ -621,10 +621,10 @@ mod tests {
 
         let get = Request::get("/").header("sec-websocket-version", "13");
         let err = accept_extended_connect(&get.body(()).unwrap(), &options).unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::MethodNotAllowed);
+        assert_eq!(err.kind(), ErrorKind::MethodNotAllowed);
         let v8 = Request::connect("/").header("sec-websocket-version", "8");
         let err = accept_extended_connect(&v8.body(()).unwrap(), &options).unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::UnsupportedVersion);
+        assert_eq!(err.kind(), ErrorKind::UnsupportedVersion);
     }
 
     #[cfg(feature = "deflate")]

@@ -63,7 +63,7 @@ async fn ws_through_a_connect_proxy() {
     within(ws.send(Message::text("through the tunnel")))
         .await
         .unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::text("through the tunnel"));
 
     let head = within(proxy_task).await.unwrap();

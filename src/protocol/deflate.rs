@@ -20,8 +20,10 @@ const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 /// step past the limit.
 const INFLATE_STEP: usize = 32 << 10;
 
-/// permessage-deflate settings, for both roles. On by default with the `deflate`
-/// feature.
+/// permessage-deflate settings, for both roles. The `deflate` feature (a default
+/// one) compiles the extension in; each connection uses it only once
+/// [`Options::deflate`](super::Options::deflate) (or `Config::deflate`) is given
+/// a `DeflateConfig`, since a compressor costs hundreds of KiB.
 ///
 /// As a client these shape the offer; as a server they bound what is accepted.
 ///

@@ -79,7 +79,9 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
         .map_err(|_| malformed("a handshake header is not ASCII"))
 }
 
-/// Which version a request asks for, by the seed module's rule.
+/// Which version a request asks for: `Sec-WebSocket-Version` means hybi, else
+/// `Sec-WebSocket-Key1` and `Key2` together mean hixie-76, else hixie-75
+/// (websocket-driver's rule).
 fn select_version(req: &Request<()>) -> Result<Version, Error> {
     let headers = req.headers();
     if let Some(v) = single(headers, "sec-websocket-version")? {

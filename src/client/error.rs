@@ -181,9 +181,10 @@ impl Error {
 
     /// The core's handshake error, for the kinds that come from its checks of
     /// the response (refusal, accept key, protocol, extension, malformed 101).
-    /// [`UnofferedProtocol`](protocol::ErrorKind::UnofferedProtocol) and
-    /// [`UnofferedExtension`](protocol::ErrorKind::UnofferedExtension) carry the
-    /// name the server sent.
+    /// For [`UnofferedProtocol`](protocol::ErrorKind::UnofferedProtocol) and
+    /// [`UnofferedExtension`](protocol::ErrorKind::UnofferedExtension), its
+    /// [`name`](protocol::Error::name) is the one the server sent. It is this
+    /// error's text, not its [`source`](StdError::source).
     pub fn protocol_error(&self) -> Option<&protocol::Error> {
         self.inner.core.as_ref()
     }

@@ -259,3 +259,22 @@ fn errors_cross_threads() {
     send_sync_static::<client::Error>();
     send_sync_static::<protocol::Error>();
 }
+
+#[tokio::test]
+async fn sending_after_close_is_closed_with_its_own_text_and_no_source() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let (server, client) = tokio::join!(
+        WebSocket::accept(b, Config::default()),
+        WebSocket::connect(a, "ws://test/", Config::default())
+    );
+    let (mut server, mut client) = (server.unwrap(), client.unwrap());
+    let (closed, end) =
+        within(async { tokio::join!(client.close(1000, "bye"), server.recv()) }).await;
+    closed.unwrap();
+    assert!(end.is_none());
+    let err = client.text("late").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed);
+    assert!(err.is_closed());
+    assert_eq!(err.to_string(), "the WebSocket is closing or closed");
+    assert!(err.source().is_none());
+}

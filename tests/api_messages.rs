@@ -179,3 +179,28 @@ async fn borrowed_data_sends_through_a_socket() {
         line
     );
 }
+
+/// `messages()` is deprecated but still the same stream as `recv()`.
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_messages_is_the_same_stream() {
+    use futures_util::StreamExt;
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let (server, client) = tokio::join!(
+        WebSocket::accept(b, Config::default()),
+        WebSocket::connect(a, "ws://test/", Config::default())
+    );
+    let (mut server, mut client) = (server.unwrap(), client.unwrap());
+    for text in ["one", "two", "three"] {
+        client.text(text).await.unwrap();
+    }
+    assert_eq!(
+        server.messages().next().await.unwrap().unwrap(),
+        Message::text("one")
+    );
+    assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("two"));
+    assert_eq!(
+        server.next().await.unwrap().unwrap(),
+        Message::text("three")
+    );
+}

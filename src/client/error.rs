@@ -190,9 +190,21 @@ impl Error {
     }
 
     /// The I/O error underneath, when the transport failed (connecting,
-    /// reading, writing).
+    /// reading, writing): the first one in the chain of sources, also under a
+    /// hyper or TLS error.
     pub fn io_error(&self) -> Option<&std::io::Error> {
-        self.inner.source.as_ref()?.downcast_ref()
+        let mut next = self
+            .inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static));
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref() {
+                return Some(io);
+            }
+            next = e.source();
+        }
+        None
     }
 
     /// Whether the opening ran out of time ([`ErrorKind::Timeout`]).
@@ -345,6 +357,26 @@ mod tests {
         );
         assert!(e.is_io());
         assert_eq!(Error::new(ErrorKind::Tls, "").to_string(), "TLS failed");
+    }
+
+    #[test]
+    fn io_error_is_found_under_a_wrapper() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl StdError for Wrapper {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = Error::new(ErrorKind::Io, "sending the upgrade request").with_source(Wrapper(io));
+        assert_eq!(e.io_error().unwrap().kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(Error::new(ErrorKind::Tls, "x").io_error().is_none());
     }
 
     #[test]

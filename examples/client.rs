@@ -12,7 +12,6 @@
 //! `http_proxy`, `all_proxy` and `no_proxy` name, as curl reads them),
 //! `--no-proxy`, `--timeout SECONDS`. End stdin (Ctrl-D) to close.
 
-use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use websocket_protocol::client::{Builder, ErrorKind};
@@ -33,7 +32,7 @@ async fn main() {
     let (mut ws, response) = match builder.connect().await {
         Ok(connected) => connected,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", chain(&e));
             if e.kind() == ErrorKind::Refused {
                 for (name, value) in e.headers().into_iter().flatten() {
                     eprintln!("  {name}: {}", String::from_utf8_lossy(value.as_bytes()));
@@ -54,7 +53,7 @@ async fn main() {
             line = lines.next_line() => match line {
                 Ok(Some(line)) => {
                     if let Err(e) = ws.send(Message::text(line)).await {
-                        eprintln!("send failed: {e}");
+                        eprintln!("send failed: {}", chain(&e));
                         break;
                     }
                 }
@@ -62,20 +61,20 @@ async fn main() {
                 _ => {
                     let closed = ws.close(CloseCode::NORMAL, "bye").await;
                     // Echoes of the last lines may have arrived during the close.
-                    while let Some(Ok(message)) = ws.messages().next().await {
+                    while let Some(Ok(message)) = ws.recv().await {
                         print_message(message);
                     }
                     match closed {
                         Ok(frame) => eprintln!("closed: {} {}", frame.code, frame.reason),
-                        Err(e) => eprintln!("close failed: {e}"),
+                        Err(e) => eprintln!("close failed: {}", chain(&e)),
                     }
                     return;
                 }
             },
-            message = ws.messages().next() => match message {
+            message = ws.recv() => match message {
                 Some(Ok(message)) => print_message(message),
                 Some(Err(e)) => {
-                    eprintln!("connection failed: {e}");
+                    eprintln!("connection failed: {}", chain(&e));
                     break;
                 }
                 None => break,
@@ -86,6 +85,18 @@ async fn main() {
         Some(frame) => eprintln!("server closed: {} {}", frame.code, frame.reason),
         None => eprintln!("connection ended"),
     }
+}
+
+/// An error and its causes, "connecting to host: Connection refused": each
+/// error's `Display` is its own text, its `source()` the cause.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text = format!("{text}: {e}");
+        cause = e.source();
+    }
+    text
 }
 
 fn print_message(message: Message) {

@@ -94,17 +94,17 @@ async fn ours(n: usize) -> Vec<(Ours, Ours)> {
         let (mut server, mut client) = (server.unwrap(), client.unwrap());
         client.text("hello").await.unwrap();
         assert_eq!(
-            server.next().await.unwrap().unwrap(),
+            server.recv().await.unwrap().unwrap(),
             Message::text("hello")
         );
         server.text("hello").await.unwrap();
         assert_eq!(
-            client.next().await.unwrap().unwrap(),
+            client.recv().await.unwrap().unwrap(),
             Message::text("hello")
         );
         // Idle: both wait for the next message.
-        assert!(server.next().now_or_never().is_none());
-        assert!(client.next().now_or_never().is_none());
+        assert!(server.recv().now_or_never().is_none());
+        assert!(client.recv().now_or_never().is_none());
         all.push((server, client));
     }
     all
@@ -122,14 +122,14 @@ async fn ours_after_large(n: usize) -> Vec<(Ours, Ours)> {
             WebSocket::connect(b, "ws://localhost/", Config::default())
         );
         let (mut server, mut client) = (server.unwrap(), client.unwrap());
-        let (sent, received) = tokio::join!(client.send(big.clone()), server.next());
+        let (sent, received) = tokio::join!(client.send(big.clone()), server.recv());
         sent.unwrap();
         assert_eq!(received.unwrap().unwrap().len(), 1 << 20);
-        let (sent, received) = tokio::join!(server.send(big.clone()), client.next());
+        let (sent, received) = tokio::join!(server.send(big.clone()), client.recv());
         sent.unwrap();
         assert_eq!(received.unwrap().unwrap().len(), 1 << 20);
-        assert!(server.next().now_or_never().is_none());
-        assert!(client.next().now_or_never().is_none());
+        assert!(server.recv().now_or_never().is_none());
+        assert!(client.recv().now_or_never().is_none());
         all.push((server, client));
     }
     all

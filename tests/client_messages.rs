@@ -55,12 +55,12 @@ async fn text_and_binary_echo_through_tungstenite_then_close() {
 
     // tungstenite refuses unmasked client frames, so an echo shows masking.
     within(ws.send(Message::text("héllo"))).await.unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::text("héllo"));
 
     let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
     within(ws.send(Message::binary(big.clone()))).await.unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::binary(big));
 
     let reply = within(ws.close(CloseCode::NORMAL, "bye")).await.unwrap();
@@ -86,9 +86,9 @@ async fn a_close_from_tungstenite_ends_the_stream_with_its_frame() {
     let (mut ws, _) = within(client::connect(format!("ws://{addr}")))
         .await
         .unwrap();
-    let first = within(ws.messages().next()).await.unwrap().unwrap();
+    let first = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(first, Message::text("last words"));
-    assert!(within(ws.messages().next()).await.is_none());
+    assert!(within(ws.recv()).await.is_none());
     let frame = ws.close_frame().expect("the server's close frame");
     assert_eq!(frame.code, CloseCode::GOING_AWAY);
     assert_eq!(frame.reason, "shutting down");
@@ -101,7 +101,7 @@ async fn own_echo_server(config: Config) -> std::net::SocketAddr {
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = WebSocket::accept(tcp, config).await.unwrap();
-        while let Some(Ok(message)) = ws.messages().next().await {
+        while let Some(Ok(message)) = ws.recv().await {
             if ws.send(message).await.is_err() {
                 break;
             }
@@ -126,7 +126,7 @@ async fn echo_against_our_own_server() {
     for i in 0..20 {
         let text = format!("message {i}");
         within(ws.send(Message::text(text.clone()))).await.unwrap();
-        let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+        let echoed = within(ws.recv()).await.unwrap().unwrap();
         assert_eq!(echoed, Message::text(text));
     }
     let rtt = within(ws.ping("are you there")).await;
@@ -154,7 +154,7 @@ async fn permessage_deflate_from_the_config_is_negotiated_with_our_own_server() 
     assert!(accepted.starts_with("permessage-deflate"), "{accepted}");
     let text = "compress me ".repeat(1000);
     within(ws.send(Message::text(text.clone()))).await.unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::text(text));
 }
 
@@ -165,7 +165,7 @@ async fn connect_on_an_in_memory_stream_to_our_own_server() {
         let mut ws = WebSocket::accept(server_io, Config::default())
             .await
             .unwrap();
-        let message = ws.messages().next().await.unwrap().unwrap();
+        let message = ws.recv().await.unwrap().unwrap();
         ws.send(message).await.unwrap();
         ws.close(CloseCode::NORMAL, "done").await.unwrap();
     });
@@ -175,9 +175,9 @@ async fn connect_on_an_in_memory_stream_to_our_own_server() {
     within(ws.send(Message::binary(&b"\x00\x01\x02"[..])))
         .await
         .unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::binary(&b"\x00\x01\x02"[..]));
-    assert!(within(ws.messages().next()).await.is_none());
+    assert!(within(ws.recv()).await.is_none());
     assert_eq!(ws.close_frame().unwrap().reason, "done");
     within(server).await.unwrap();
 }
@@ -206,6 +206,6 @@ async fn frames_that_arrive_with_the_101_are_not_lost() {
     let (mut ws, _) = within(client::connect(format!("ws://{addr}")))
         .await
         .unwrap();
-    let first = within(ws.messages().next()).await.unwrap().unwrap();
+    let first = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(first, Message::text("early"));
 }

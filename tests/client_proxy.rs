@@ -44,7 +44,7 @@ async fn round_trip(
     within(ws.send(Message::text("through the tunnel")))
         .await
         .unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::text("through the tunnel"));
 }
 

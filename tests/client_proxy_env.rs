@@ -24,7 +24,7 @@ async fn echo_server() -> SocketAddr {
 
 async fn round_trip(mut ws: websocket_protocol::WebSocket<client::ClientStream>) {
     within(ws.send(Message::text("hi"))).await.unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::text("hi"));
 }
 

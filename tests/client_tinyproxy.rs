@@ -107,7 +107,7 @@ async fn ws_through_tinyproxy_with_credentials() {
         within(ws.send(Message::binary(payload.clone())))
             .await
             .unwrap();
-        let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+        let echoed = within(ws.recv()).await.unwrap().unwrap();
         assert_eq!(echoed, Message::binary(payload));
     }
 }
@@ -158,6 +158,6 @@ async fn wss_through_tinyproxy_from_https_proxy() {
     within(ws.send(Message::text("tls inside the tunnel")))
         .await
         .unwrap();
-    let echoed = within(ws.messages().next()).await.unwrap().unwrap();
+    let echoed = within(ws.recv()).await.unwrap().unwrap();
     assert_eq!(echoed, Message::text("tls inside the tunnel"));
 }

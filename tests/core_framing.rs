@@ -186,7 +186,7 @@ fn fails_with(d: &mut Driver, wire: &[u8], code: u16) -> ErrorKind {
     assert!(shutdown, "the transport is shut after failing");
     assert_eq!(d.state(), ReadyState::Closed);
     assert!(d.text("more").unwrap_err().is_closed());
-    err.kind().clone()
+    err.kind()
 }
 
 fn text(s: &'static str) -> Event {
@@ -862,7 +862,7 @@ fn hixie_invalid_utf8_closes() {
     let mut d = hixie(true, Options::default());
     d.receive(b"\x00\xc0\xaf\xff");
     let evs = events(&mut d);
-    assert!(matches!(&evs[0], Event::Error(e) if e.kind() == &ErrorKind::InvalidUtf8));
+    assert!(matches!(&evs[0], Event::Error(e) if e.kind() == ErrorKind::InvalidUtf8));
     assert_eq!(
         evs[1],
         Event::Close(CloseFrame::new(1007, "text is not valid UTF-8"))
@@ -875,7 +875,7 @@ fn hixie_too_big(d: &mut Driver, wire: &[u8]) {
     let evs = events(d);
     assert!(
         matches!(&evs[..], [Event::Error(e), Event::Close(f)]
-            if e.kind() == &ErrorKind::TooBig && f.code == CloseCode::TOO_BIG),
+            if e.kind() == ErrorKind::TooBig && f.code == CloseCode::TOO_BIG),
         "{evs:?}"
     );
     assert!(drain(d).1);

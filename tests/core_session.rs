@@ -268,7 +268,7 @@ fn close_timeout_fires_when_the_peer_never_answers() {
         };
         assert!(
             matches!(&evs[..], [Event::Error(e), Event::Close(f)]
-                if e.kind() == &ErrorKind::CloseTimeout && f.code == CloseCode::ABNORMAL),
+                if e.kind() == ErrorKind::CloseTimeout && f.code == CloseCode::ABNORMAL),
             "{evs:?}"
         );
         if client_starts {
@@ -336,7 +336,7 @@ fn keepalive_pings_are_sent_and_answered() {
 
 fn closed_by_idle(events: &[Event]) -> bool {
     matches!(events, [Event::Error(e), Event::Close(f)]
-        if e.kind() == &ErrorKind::IdleTimeout && f.code == CloseCode::GOING_AWAY)
+        if e.kind() == ErrorKind::IdleTimeout && f.code == CloseCode::GOING_AWAY)
 }
 
 #[test]

@@ -149,7 +149,7 @@ fn a_deflate_bomb_closes_with_1009() {
     s.receive(&wire);
     let ev = events(&mut s);
     assert!(
-        matches!(&ev[0], Event::Error(e) if e.kind() == &ErrorKind::TooBig),
+        matches!(&ev[0], Event::Error(e) if e.kind() == ErrorKind::TooBig),
         "{ev:?}"
     );
     assert!(matches!(&ev[1], Event::Close(f) if f.code == CloseCode::TOO_BIG));

@@ -136,7 +136,7 @@ async fn a_cancelled_next_loses_nothing() {
             while received < N {
                 tokio::select! {
                     biased;
-                    m = ours.messages().next() => {
+                    m = ours.recv() => {
                         let m = m.unwrap().unwrap();
                         assert_eq!(m.as_bytes()[0], received as u8, "{side:?}: lost a message");
                         received += 1;

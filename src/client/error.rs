@@ -13,10 +13,16 @@ type Source = Arc<dyn StdError + Send + Sync>;
 ///
 /// One type for everything [`connect`](super::connect) and the
 /// [`Builder`](super::Builder) can fail with; [`kind`](Error::kind) says what
-/// happened, the `Display` text says it in words (with the host, status or
-/// protocol involved), and [`source`](StdError::source) leads to the underlying
-/// I/O, TLS, HTTP or core error. It is one pointer wide, so cheap to return,
-/// and cheap to clone.
+/// happened, the `Display` text says it in words (the step that failed, with the
+/// host, status or protocol involved), and [`source`](StdError::source) leads
+/// to the I/O, TLS or HTTP error underneath, without repeating it. A failed
+/// check of the server's response is the core's
+/// [`protocol::Error`](crate::protocol::Error): its text is this error's text,
+/// and [`protocol_error`](Error::protocol_error) gives it. It is one pointer
+/// wide, so cheap to return, and cheap to clone.
+///
+/// It converts into [`websocket_protocol::Error`](crate::Error) with `?`, so
+/// one function can connect and then send (see [the crate's errors](crate::Error)).
 ///
 /// A server that answers anything but `101 Switching Protocols` is
 /// [`ErrorKind::Refused`], and the error keeps what it said: [`status`](Error::status),
@@ -43,9 +49,12 @@ pub struct Error {
 #[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
+    /// What failed, in words; empty when `core` says it.
     context: String,
     response: Option<http::Response<Bytes>>,
     source: Option<Source>,
+    /// The core's verdict on the response: the same failure, not a cause.
+    core: Option<protocol::Error>,
 }
 
 /// The kinds of [`Error`].
@@ -99,6 +108,7 @@ impl Error {
                 context: context.into(),
                 response: None,
                 source: None,
+                core: None,
             }),
         }
     }
@@ -129,11 +139,13 @@ impl Error {
             P::InvalidUrl(_) => ErrorKind::InvalidUrl,
             P::UnexpectedStatus(_) => ErrorKind::Refused,
             P::InvalidAccept => ErrorKind::InvalidAccept,
-            P::UnofferedProtocol(_) => ErrorKind::UnofferedProtocol,
-            P::UnofferedExtension(_) => ErrorKind::UnofferedExtension,
+            P::UnofferedProtocol => ErrorKind::UnofferedProtocol,
+            P::UnofferedExtension => ErrorKind::UnofferedExtension,
             _ => ErrorKind::MalformedResponse,
         };
-        Error::new(kind, "").with_source(source)
+        let mut error = Error::new(kind, "");
+        error.inner.core = Some(source);
+        error
     }
 
     /// What happened.
@@ -171,16 +183,89 @@ impl Error {
 
     /// The core's handshake error, for the kinds that come from its checks of
     /// the response (refusal, accept key, protocol, extension, malformed 101).
-    /// [`UnofferedProtocol`](protocol::ErrorKind::UnofferedProtocol) and
-    /// [`UnofferedExtension`](protocol::ErrorKind::UnofferedExtension) carry the
-    /// name the server sent.
+    /// For [`UnofferedProtocol`](protocol::ErrorKind::UnofferedProtocol) and
+    /// [`UnofferedExtension`](protocol::ErrorKind::UnofferedExtension), its
+    /// [`name`](protocol::Error::name) is the one the server sent. It is this
+    /// error's text, not its [`source`](StdError::source).
     pub fn protocol_error(&self) -> Option<&protocol::Error> {
-        self.inner.source.as_ref()?.downcast_ref()
+        self.inner.core.as_ref()
     }
 
-    /// Whether the opening ran out of time.
+    /// The I/O error underneath, when the transport failed (connecting,
+    /// reading, writing): the first one in the chain of sources, also under a
+    /// hyper or TLS error.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        let mut next = self
+            .inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static));
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref() {
+                return Some(io);
+            }
+            next = e.source();
+        }
+        None
+    }
+
+    /// Whether the opening ran out of time ([`ErrorKind::Timeout`]).
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == ErrorKind::Timeout
+    }
+
+    /// Whether the server answered with a status other than 101
+    /// ([`ErrorKind::Refused`]).
+    pub fn is_refused(&self) -> bool {
+        self.inner.kind == ErrorKind::Refused
+    }
+
+    /// Whether connecting, reading or writing failed ([`ErrorKind::Io`]).
+    pub fn is_io(&self) -> bool {
+        self.inner.kind == ErrorKind::Io
+    }
+
+    /// Whether TLS could not be set up ([`ErrorKind::Tls`]).
+    pub fn is_tls(&self) -> bool {
+        self.inner.kind == ErrorKind::Tls
+    }
+
+    /// Whether the proxy failed or refused the tunnel ([`ErrorKind::Proxy`]).
+    pub fn is_proxy(&self) -> bool {
+        self.inner.kind == ErrorKind::Proxy
+    }
+
+    /// Whether the server's answer is not a valid acceptance: a 101 that is
+    /// malformed, has the wrong accept key, or picks a subprotocol or extension
+    /// we did not offer.
+    pub fn is_invalid_response(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::MalformedResponse
+                | ErrorKind::InvalidAccept
+                | ErrorKind::UnofferedProtocol
+                | ErrorKind::UnofferedExtension
+        )
+    }
+}
+
+impl ErrorKind {
+    /// The kind in words, for an error that has nothing more specific to say.
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidUrl => "invalid WebSocket URL",
+            ErrorKind::InvalidHeader => "invalid handshake header",
+            ErrorKind::TlsNotEnabled => "wss:// needs the `rustls` feature",
+            ErrorKind::Io => "I/O error while opening the WebSocket",
+            ErrorKind::Tls => "TLS failed",
+            ErrorKind::Proxy => "the proxy failed",
+            ErrorKind::Timeout => "opening the WebSocket took longer than the connect timeout",
+            ErrorKind::Refused => "the server refused the WebSocket upgrade",
+            ErrorKind::MalformedResponse => "malformed handshake response",
+            ErrorKind::InvalidAccept => "Sec-WebSocket-Accept does not match the key we sent",
+            ErrorKind::UnofferedProtocol => "the server chose a subprotocol we did not offer",
+            ErrorKind::UnofferedExtension => "the server accepted an extension we did not offer",
+        }
     }
 }
 
@@ -197,6 +282,9 @@ impl fmt::Debug for Error {
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
+        }
+        if let Some(core) = &self.inner.core {
+            d.field("core", core);
         }
         d.finish()
     }
@@ -218,11 +306,12 @@ impl fmt::Display for Error {
             }
             return Ok(());
         }
-        match (inner.context.is_empty(), &inner.source) {
-            (false, Some(source)) => write!(f, "{}: {source}", inner.context),
-            (false, None) => f.write_str(&inner.context),
-            (true, Some(source)) => write!(f, "{source}"),
-            (true, None) => write!(f, "{:?}", inner.kind),
+        // Our own text only: the source is for `source()`, and a reporter
+        // that walks the chain prints it once.
+        match (&inner.core, inner.context.is_empty()) {
+            (_, false) => f.write_str(&inner.context),
+            (Some(core), true) => fmt::Display::fmt(core, f),
+            (None, true) => f.write_str(inner.kind.describe()),
         }
     }
 }
@@ -255,6 +344,55 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "server refused the WebSocket upgrade with status 401 Unauthorized: token expired"
+        );
+    }
+
+    #[test]
+    fn display_is_the_context_and_source_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused by peer");
+        let e = Error::io("connecting to 127.0.0.1:9", io);
+        assert_eq!(e.to_string(), "connecting to 127.0.0.1:9");
+        assert_eq!(StdError::source(&e).unwrap().to_string(), "refused by peer");
+        assert_eq!(
+            e.io_error().unwrap().kind(),
+            std::io::ErrorKind::ConnectionRefused
+        );
+        assert!(e.is_io());
+        assert_eq!(Error::new(ErrorKind::Tls, "").to_string(), "TLS failed");
+    }
+
+    #[test]
+    fn io_error_is_found_under_a_wrapper() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl StdError for Wrapper {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = Error::new(ErrorKind::Io, "sending the upgrade request").with_source(Wrapper(io));
+        assert_eq!(e.io_error().unwrap().kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(Error::new(ErrorKind::Tls, "x").io_error().is_none());
+    }
+
+    #[test]
+    fn a_core_verdict_is_the_text_not_a_source() {
+        let e = Error::handshake(protocol::Error::new(protocol::ErrorKind::InvalidAccept));
+        assert_eq!(
+            e.to_string(),
+            "Sec-WebSocket-Accept does not match the key we sent"
+        );
+        assert!(StdError::source(&e).is_none());
+        assert!(e.is_invalid_response());
+        assert_eq!(
+            e.protocol_error().unwrap().kind(),
+            protocol::ErrorKind::InvalidAccept
         );
     }
 

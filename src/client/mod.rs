@@ -8,7 +8,8 @@
 //!
 //! The core ([`protocol::Driver::client`](crate::protocol::Driver::client))
 //! builds the upgrade request and checks the response: status 101, `Upgrade`,
-//! `Connection`, the accept key, the chosen subprotocol, no extension. hyper's
+//! `Connection`, the accept key, a subprotocol we offered (or none), and only
+//! extensions we offered (permessage-deflate, when the config enables it). hyper's
 //! HTTP/1.1 client connection carries the exchange and hands the stream over
 //! (`hyper::upgrade::on`); the socket then masks what it sends, as RFC 6455
 //! requires of clients.

@@ -20,8 +20,10 @@ const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 /// step past the limit.
 const INFLATE_STEP: usize = 32 << 10;
 
-/// permessage-deflate settings, for both roles. On by default with the `deflate`
-/// feature.
+/// permessage-deflate settings, for both roles. The `deflate` feature (a default
+/// one) compiles the extension in; each connection uses it only once
+/// [`Options::deflate`](super::Options::deflate) (or `Config::deflate`) is given
+/// a `DeflateConfig`, since a compressor costs hundreds of KiB.
 ///
 /// As a client these shape the offer; as a server they bound what is accepted.
 ///
@@ -189,7 +191,7 @@ impl DeflateConfig {
         for value in values {
             for (name, params) in split_extensions(value) {
                 if !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
-                    return Err(Error::new(ErrorKind::UnofferedExtension(name.to_owned())));
+                    return Err(Error::unoffered_extension(name));
                 }
                 if found.is_some() {
                     return Err(invalid("permessage-deflate accepted twice"));
@@ -540,7 +542,7 @@ mod tests {
         assert!(bomb.len() < 100 << 10, "{}", bomb.len());
         let (_, mut rx) = transform(params(true), false, &super::super::Options::default());
         let err = rx.decompress(&bomb, 1 << 20).unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::TooBig);
+        assert_eq!(err.kind(), ErrorKind::TooBig);
     }
 
     #[test]
@@ -596,7 +598,7 @@ mod tests {
         assert!(r("permessage-deflate; bogus").is_err());
         assert!(r("permessage-deflate, permessage-deflate").is_err());
         assert!(
-            matches!(r("foo").unwrap_err().kind(), ErrorKind::UnofferedExtension(n) if n == "foo")
+            matches!(r("foo").unwrap_err(), e if e.kind() == ErrorKind::UnofferedExtension && e.name() == Some("foo"))
         );
         assert_eq!(config.offer(), "permessage-deflate; client_max_window_bits");
     }

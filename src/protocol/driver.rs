@@ -441,7 +441,7 @@ impl Driver {
         &self.options
     }
 
-    /// Bytes queued for writing and not yet taken by `poll_transmit` (the seed's
+    /// Bytes queued for writing and not yet taken by `poll_transmit` (the browser API's
     /// `bufferedAmount`), including messages held until the handshake finishes.
     pub fn buffered_amount(&self) -> usize {
         self.output.len() + self.deferred.len()

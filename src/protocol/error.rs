@@ -11,15 +11,34 @@ use std::fmt;
 /// check; a server handshake error knows the HTTP response that should answer it
 /// ([`Error::response`]). Errors of the peer on an open connection never fail an
 /// input: they arrive as [`Event::Error`](super::Event::Error) followed by the close
-/// they caused, and [`Error::close_code`] says which code was sent. Misuse by the
-/// caller, such as sending after close, is an `Err` from the command.
+/// they caused, and [`Error::close_code`] says which code that close carries.
+/// Misuse by the caller, such as sending after close, is an `Err` from the command.
+///
+/// It has the shape of every error of this crate: [`kind`](Error::kind) by
+/// value (a `Copy`, non-exhaustive [`ErrorKind`]), `is_*` predicates for the
+/// groups a caller reacts to (the same groups as the socket's
+/// [`ErrorKind`](crate::ErrorKind)), and a `Display` text of its own. It is a
+/// leaf: [`source`](std::error::Error::source) is `None`. It converts into
+/// [`websocket_protocol::Error`](crate::Error) with `?`.
+///
+/// ```
+/// use websocket_protocol::protocol::{Driver, ErrorKind, Options};
+/// let err = Driver::client("ftp://example.com/", Options::default()).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::InvalidUrl(_)));
+/// assert!(err.is_handshake());
+/// assert_eq!(err.to_string(), "invalid WebSocket URL: the scheme must be ws:// or wss://");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
+    /// The subprotocol or extension name behind `Unoffered*`, boxed so that the
+    /// error stays as small as a `Bytes` and does not grow `Event`.
+    name: Option<Box<Box<str>>>,
 }
 
-/// The kinds of [`Error`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The kinds of [`Error`]: `Copy`, so [`Error::kind`] returns one by value.
+/// Variants carry a fixed description of the cause where one helps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The request is not a well-formed WebSocket upgrade (400).
@@ -40,10 +59,12 @@ pub enum ErrorKind {
     MalformedResponse(&'static str),
     /// `Sec-WebSocket-Accept` does not match the key we sent.
     InvalidAccept,
-    /// The server chose a subprotocol we did not offer.
-    UnofferedProtocol(String),
-    /// The server accepted an extension we did not offer.
-    UnofferedExtension(String),
+    /// The server chose a subprotocol we did not offer; [`Error::name`] is the
+    /// one it chose.
+    UnofferedProtocol,
+    /// The server accepted an extension we did not offer; [`Error::name`] is
+    /// the one it named.
+    UnofferedExtension,
     /// The peer broke the framing rules; the connection closed with 1002.
     Protocol(&'static str),
     /// A text message or close reason was not UTF-8; the connection closed with 1007.
@@ -64,15 +85,44 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Error { kind }
+        Error { kind, name: None }
+    }
+
+    /// [`ErrorKind::UnofferedProtocol`] with the name the server chose.
+    pub(crate) fn unoffered_protocol(name: &str) -> Self {
+        Error {
+            kind: ErrorKind::UnofferedProtocol,
+            name: Some(Box::new(name.into())),
+        }
+    }
+
+    /// [`ErrorKind::UnofferedExtension`] with the name the server accepted.
+    pub(crate) fn unoffered_extension(name: &str) -> Self {
+        Error {
+            kind: ErrorKind::UnofferedExtension,
+            name: Some(Box::new(name.into())),
+        }
     }
 
     /// The kind of error.
-    pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 
-    /// The close code sent because of this error, for errors that close a connection.
+    /// The subprotocol or extension name the server sent, for
+    /// [`UnofferedProtocol`](ErrorKind::UnofferedProtocol) and
+    /// [`UnofferedExtension`](ErrorKind::UnofferedExtension).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|name| &**name)
+    }
+
+    /// The close code this error stands for, for errors that end a connection:
+    /// 1002, 1007 and 1009 for the peer's violations and 1001 for the idle
+    /// timeout, which the close frame that fails the connection carries; 1006
+    /// ([`CloseCode::ABNORMAL`]) for a close timeout, which is never sent. No
+    /// frame goes out when ours had already been sent (the connection was
+    /// closing), and hixie close frames carry no code: the code is in the
+    /// [`Event::Close`](super::Event::Close) frame either way.
     pub fn close_code(&self) -> Option<CloseCode> {
         match self.kind {
             ErrorKind::Protocol(_) => Some(CloseCode::PROTOCOL_ERROR),
@@ -166,14 +216,39 @@ impl Error {
                 | ErrorKind::UnexpectedStatus(_)
                 | ErrorKind::MalformedResponse(_)
                 | ErrorKind::InvalidAccept
-                | ErrorKind::UnofferedProtocol(_)
-                | ErrorKind::UnofferedExtension(_)
+                | ErrorKind::UnofferedProtocol
+                | ErrorKind::UnofferedExtension
         )
+    }
+
+    /// Whether the peer broke the framing rules or sent text that is not UTF-8.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self.kind, ErrorKind::Protocol(_) | ErrorKind::InvalidUtf8)
+    }
+
+    /// Whether a frame or message exceeded a configured maximum.
+    pub fn is_limit_exceeded(&self) -> bool {
+        self.kind == ErrorKind::TooBig
+    }
+
+    /// Whether a timer expired (idle or close timeout).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, ErrorKind::IdleTimeout | ErrorKind::CloseTimeout)
     }
 
     /// Whether this is the error for sending on a closing or closed connection.
     pub fn is_closed(&self) -> bool {
         self.kind == ErrorKind::Closed
+    }
+
+    /// Whether the caller asked for something the connection cannot do: a
+    /// close code that may not be sent, a control payload over 125 bytes,
+    /// binary or ping on hixie.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Unsupported(_) | ErrorKind::InvalidControlFrame(_)
+        )
     }
 }
 
@@ -202,13 +277,14 @@ impl fmt::Display for Error {
         match &self.kind {
             ErrorKind::MalformedRequest(why) => write!(f, "malformed WebSocket request: {why}"),
             ErrorKind::MethodNotAllowed => f.write_str("a WebSocket upgrade must use GET"),
+            // These two are also the body of the 426 response: they speak to
+            // the client.
             ErrorKind::UnsupportedVersion => f.write_str(
-                "unsupported Sec-WebSocket-Version: answer 426 with Sec-WebSocket-Version: 13",
+                "unsupported Sec-WebSocket-Version: this server speaks version 13 (RFC 6455)",
             ),
             ErrorKind::DraftsNotAllowed(v) => write!(
                 f,
-                "{v} requests are refused unless the server allows the drafts: \
-                 answer 426 with Sec-WebSocket-Version: 13"
+                "{v} is not accepted: this server speaks Sec-WebSocket-Version 13 (RFC 6455)"
             ),
             ErrorKind::RequestTooLarge => f.write_str("handshake request head is too large"),
             ErrorKind::InvalidUrl(why) => write!(f, "invalid WebSocket URL: {why}"),
@@ -219,12 +295,16 @@ impl fmt::Display for Error {
             ErrorKind::InvalidAccept => {
                 f.write_str("Sec-WebSocket-Accept does not match the key we sent")
             }
-            ErrorKind::UnofferedProtocol(p) => {
-                write!(f, "server chose subprotocol {p:?}, which we did not offer")
-            }
-            ErrorKind::UnofferedExtension(e) => {
-                write!(f, "server accepted extension {e:?}, which we did not offer")
-            }
+            ErrorKind::UnofferedProtocol => write!(
+                f,
+                "server chose subprotocol {:?}, which we did not offer",
+                self.name().unwrap_or_default()
+            ),
+            ErrorKind::UnofferedExtension => write!(
+                f,
+                "server accepted extension {:?}, which we did not offer",
+                self.name().unwrap_or_default()
+            ),
             ErrorKind::Protocol(why) => write!(f, "protocol error: {why}"),
             ErrorKind::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
             ErrorKind::TooBig => f.write_str("frame or message exceeds the configured maximum"),
@@ -242,3 +322,66 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_no_bigger_than_a_bytes() {
+        assert!(std::mem::size_of::<Error>() <= std::mem::size_of::<bytes::Bytes>());
+    }
+
+    #[test]
+    fn every_kind_is_in_at_most_one_group() {
+        use ErrorKind as K;
+        let kinds = [
+            K::MalformedRequest("x"),
+            K::MethodNotAllowed,
+            K::UnsupportedVersion,
+            K::DraftsNotAllowed(Version::Hixie76),
+            K::RequestTooLarge,
+            K::InvalidUrl("x"),
+            K::UnexpectedStatus(StatusCode::FORBIDDEN),
+            K::MalformedResponse("x"),
+            K::InvalidAccept,
+            K::UnofferedProtocol,
+            K::UnofferedExtension,
+            K::Protocol("x"),
+            K::InvalidUtf8,
+            K::TooBig,
+            K::IdleTimeout,
+            K::CloseTimeout,
+            K::Closed,
+            K::Unsupported("x"),
+            K::InvalidControlFrame("x"),
+        ];
+        for kind in kinds {
+            let e = Error::new(kind);
+            let groups = [
+                e.is_handshake(),
+                e.is_protocol(),
+                e.is_limit_exceeded(),
+                e.is_timeout(),
+                e.is_closed(),
+                e.is_invalid_input(),
+            ];
+            assert_eq!(groups.iter().filter(|g| **g).count(), 1, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn unoffered_names_are_kept_and_shown() {
+        let e = Error::unoffered_protocol("superchat");
+        assert_eq!(e.kind(), ErrorKind::UnofferedProtocol);
+        assert_eq!(e.name(), Some("superchat"));
+        assert_eq!(
+            e.to_string(),
+            "server chose subprotocol \"superchat\", which we did not offer"
+        );
+        let e = Error::unoffered_extension("x-foo");
+        assert_eq!(e.name(), Some("x-foo"));
+        assert!(e.to_string().contains("\"x-foo\""));
+        assert_eq!(Error::new(ErrorKind::TooBig).name(), None);
+    }
+}

@@ -16,7 +16,7 @@
 //! the codec, the handshakes or the driver.
 
 use super::deflate::{self, DeflateParams, Deflater, Inflater};
-use super::error::{Error, ErrorKind};
+use super::error::Error;
 use super::frame::{OpCode, RSV1};
 use super::options::Options;
 use super::version::Role;
@@ -100,7 +100,7 @@ pub(crate) fn client_check(headers: &HeaderMap, offer: &Offer) -> Result<Negotia
         .find(|e| !e.is_empty());
     match first {
         None => Ok(Negotiated::default()),
-        Some(name) => Err(Error::new(ErrorKind::UnofferedExtension(name.to_owned()))),
+        Some(name) => Err(Error::unoffered_extension(name)),
     }
 }
 

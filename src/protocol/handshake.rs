@@ -79,7 +79,9 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
         .map_err(|_| malformed("a handshake header is not ASCII"))
 }
 
-/// Which version a request asks for, by the seed module's rule.
+/// Which version a request asks for: `Sec-WebSocket-Version` means hybi, else
+/// `Sec-WebSocket-Key1` and `Key2` together mean hixie-76, else hixie-75
+/// (websocket-driver's rule).
 fn select_version(req: &Request<()>) -> Result<Version, Error> {
     let headers = req.headers();
     if let Some(v) = single(headers, "sec-websocket-version")? {
@@ -524,7 +526,7 @@ impl ClientHandshake {
         let protocol = match chosen.as_slice() {
             [] => None,
             [one] if self.protocols.contains(one) => Some(one.clone()),
-            [one] => return Err(Error::new(ErrorKind::UnofferedProtocol(one.clone()))),
+            [one] => return Err(Error::unoffered_protocol(one)),
             _ => return Err(bad_response("more than one Sec-WebSocket-Protocol")),
         };
         Ok((protocol, extensions))
@@ -621,10 +623,10 @@ mod tests {
 
         let get = Request::get("/").header("sec-websocket-version", "13");
         let err = accept_extended_connect(&get.body(()).unwrap(), &options).unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::MethodNotAllowed);
+        assert_eq!(err.kind(), ErrorKind::MethodNotAllowed);
         let v8 = Request::connect("/").header("sec-websocket-version", "8");
         let err = accept_extended_connect(&v8.body(()).unwrap(), &options).unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::UnsupportedVersion);
+        assert_eq!(err.kind(), ErrorKind::UnsupportedVersion);
     }
 
     #[cfg(feature = "deflate")]

@@ -131,7 +131,7 @@ impl Options {
     ///
     /// A client offers them in this order. A server picks the **first protocol in
     /// the client's list that appears here** (the client's preference wins, as in
-    /// the seed module and Node's `ws`); with no match, or none configured, the
+    /// Node's `ws` and websocket-driver); with no match, or none configured, the
     /// handshake succeeds without a subprotocol, as RFC 6455 section 4.2.2 allows.
     pub fn protocols<I, S>(mut self, protocols: I) -> Self
     where

@@ -7,13 +7,31 @@ use std::ops::Deref;
 /// A UTF-8 string held in [`Bytes`], so text messages reach the user without a copy.
 ///
 /// The only ways to build one check the bytes (or start from a `&str`/`String`),
-/// so [`as_str`](Utf8Bytes::as_str) never validates again.
+/// so [`as_str`](Utf8Bytes::as_str) never validates again. It derefs to `str`,
+/// so string methods work on it directly, and compares with `&str` and `String`.
+///
+/// | from | how | copies? |
+/// |---|---|---|
+/// | `&'static str` | [`Utf8Bytes::from_static`] (`const`) | no |
+/// | `&str` of any lifetime, `&String`, `Cow<str>` | `From` | yes |
+/// | `String`, `Box<str>` | `From` | no |
+/// | `Bytes`, `BytesMut` | `TryFrom` (checks UTF-8) | no |
+/// | `Vec<u8>` | `TryFrom` (checks UTF-8) | no |
+/// | `&[u8]` | `TryFrom` (checks UTF-8) | yes |
+///
+/// and back: `Bytes::from`, `String::from` (copies), [`as_str`](Utf8Bytes::as_str),
+/// [`as_bytes`](Utf8Bytes::as_bytes), [`into_bytes`](Utf8Bytes::into_bytes).
 ///
 /// ```
 /// use websocket_protocol::protocol::Utf8Bytes;
-/// let text = Utf8Bytes::from("héllo");
-/// assert_eq!(text.as_str(), "héllo");
+/// let owned = String::from("héllo");
+/// let text = Utf8Bytes::from(owned.as_str()); // any &str, copied
+/// assert_eq!(text, "héllo");
+/// assert_eq!(text.len(), 6); // str methods through Deref
+/// assert_eq!(Utf8Bytes::from(owned), text); // a String, without a copy
 /// assert!(Utf8Bytes::try_from(bytes::Bytes::from_static(b"\xff")).is_err());
+/// const HELLO: Utf8Bytes = Utf8Bytes::from_static("hello"); // no allocation
+/// assert_eq!(String::from(HELLO), "hello");
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Utf8Bytes(Bytes);
@@ -87,9 +105,14 @@ impl fmt::Display for Utf8Bytes {
     }
 }
 
-impl From<&'static str> for Utf8Bytes {
-    fn from(s: &'static str) -> Self {
-        Utf8Bytes::from_static(s)
+impl From<&str> for Utf8Bytes {
+    /// Copies the text (any `&str`, not only literals); for a `&'static str`
+    /// without a copy, use [`Utf8Bytes::from_static`].
+    fn from(s: &str) -> Self {
+        if s.is_empty() {
+            return Utf8Bytes::new();
+        }
+        Utf8Bytes(Bytes::copy_from_slice(s.as_bytes()))
     }
 }
 
@@ -101,13 +124,35 @@ impl From<String> for Utf8Bytes {
 
 impl From<&String> for Utf8Bytes {
     fn from(s: &String) -> Self {
-        Utf8Bytes(Bytes::copy_from_slice(s.as_bytes()))
+        Utf8Bytes::from(s.as_str())
+    }
+}
+
+impl From<Box<str>> for Utf8Bytes {
+    fn from(s: Box<str>) -> Self {
+        Utf8Bytes::from(String::from(s))
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for Utf8Bytes {
+    fn from(s: std::borrow::Cow<'_, str>) -> Self {
+        match s {
+            std::borrow::Cow::Borrowed(s) => Utf8Bytes::from(s),
+            std::borrow::Cow::Owned(s) => Utf8Bytes::from(s),
+        }
     }
 }
 
 impl From<Utf8Bytes> for Bytes {
     fn from(s: Utf8Bytes) -> Self {
         s.0
+    }
+}
+
+impl From<Utf8Bytes> for String {
+    /// Copies the text out (the bytes may be shared with other handles).
+    fn from(s: Utf8Bytes) -> Self {
+        s.as_str().to_owned()
     }
 }
 
@@ -123,6 +168,24 @@ impl PartialEq<&str> for Utf8Bytes {
     }
 }
 
+impl PartialEq<String> for Utf8Bytes {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<Utf8Bytes> for str {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<Utf8Bytes> for &str {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        *self == other.as_str()
+    }
+}
+
 impl TryFrom<Bytes> for Utf8Bytes {
     type Error = std::str::Utf8Error;
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
@@ -135,6 +198,21 @@ impl TryFrom<Vec<u8>> for Utf8Bytes {
     type Error = std::string::FromUtf8Error;
     fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
         String::from_utf8(bytes).map(Utf8Bytes::from)
+    }
+}
+
+impl TryFrom<&[u8]> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+    /// Checks and copies the bytes.
+    fn try_from(bytes: &[u8]) -> Result<Self, Self::Error> {
+        std::str::from_utf8(bytes).map(Utf8Bytes::from)
+    }
+}
+
+impl TryFrom<bytes::BytesMut> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+    fn try_from(bytes: bytes::BytesMut) -> Result<Self, Self::Error> {
+        Utf8Bytes::try_from(bytes.freeze())
     }
 }
 

@@ -4,8 +4,8 @@ use std::fmt;
 
 /// The protocol a connection speaks, picked from the request headers on the server.
 ///
-/// Displays as the seed module's names: `hixie-75`, `hixie-76`, `hybi-7`, `hybi-8`,
-/// `hybi-13`.
+/// Displays as `hixie-75`, `hixie-76`, `hybi-7`, `hybi-8`, `hybi-13`: the names
+/// the Node module websocket-driver (whose design this crate follows) gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     /// draft-hixie-thewebsocketprotocol-75: no handshake key, no closing handshake.
@@ -26,7 +26,7 @@ impl Version {
         matches!(self, Version::Hixie75 | Version::Hixie76)
     }
 
-    /// The seed module's name for the version.
+    /// The version's name: `hixie-75`, `hixie-76`, `hybi-7`, `hybi-8` or `hybi-13`.
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Hixie75 => "hixie-75",
@@ -53,7 +53,7 @@ pub enum Role {
     Client,
 }
 
-/// The connection's state as the seed module reports it (`readyState`).
+/// The connection's state, as the browser's `WebSocket.readyState` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReadyState {
     /// The opening handshake has not finished; messages sent now are queued.

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 /// [`close`](CloseHandle::close) starts the closing handshake exactly as
 /// [`WebSocket::close`](super::WebSocket::close) does, without waiting, and wakes
 /// every task waiting on the socket: a reader blocked in
-/// [`messages`](super::WebSocket::messages) writes the close frame, reads the
+/// [`recv`](super::WebSocket::recv) writes the close frame, reads the
 /// peer's answer, and its stream ends after the handshake with the peer's close
 /// frame, as after a `close` of its own. [`Config::close_timeout`] bounds the
 /// wait for the answer.
@@ -117,7 +117,7 @@ impl CloseHandle {
     ///
     /// While it waits, it does what any other handle on the socket does when
     /// polled: it writes what is queued and reads, keeping the messages that
-    /// arrive for [`messages`](super::WebSocket::messages) (up to
+    /// arrive for [`recv`](super::WebSocket::recv) (up to
     /// [`Config::message_buffer_size`](super::Config::message_buffer_size); once
     /// closing, those beyond it are dropped). Without a `close` first, it waits
     /// for the connection to end some other way.

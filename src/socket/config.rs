@@ -76,7 +76,7 @@ impl Config {
         self
     }
 
-    /// The most message bytes held for [`messages`](super::WebSocket::messages)
+    /// The most message bytes held for [`recv`](super::WebSocket::recv)
     /// while something other than the reader drives the connection (a
     /// [`ping`](super::WebSocket::ping) future, a waiting `send`). Past it, reading
     /// stops until the user reads, and TCP holds the peer back. Defaults to the

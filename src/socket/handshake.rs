@@ -85,7 +85,7 @@ where
     /// TLS). Returns at once: the request is written when the socket is first
     /// polled, and messages sent before the server answers are queued and go out
     /// once it accepts. A refused handshake surfaces as the first item of
-    /// [`messages`](WebSocket::messages), or from [`ready`](WebSocket::ready).
+    /// [`recv`](WebSocket::recv), or from [`ready`](WebSocket::ready).
     ///
     /// Fails only on a URL that is not a usable `ws://` or `wss://` URL.
     pub fn client(io: IO, url: &str, config: Config) -> Result<Self, Error> {

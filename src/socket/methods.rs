@@ -77,9 +77,27 @@ macro_rules! sending_methods {
             /// [`Timeout`](crate::ErrorKind::Timeout) when the peer does not answer
             /// in time, with [`Io`](crate::ErrorKind::Io) when the transport fails,
             /// and with the cause when the connection had already failed. Messages
-            /// that arrive meanwhile are kept for `messages()` up to
+            /// that arrive meanwhile are kept for `recv()` up to
             /// [`Config::message_buffer_size`](crate::Config::message_buffer_size)
             /// and dropped beyond it.
+            ///
+            /// # `close(code, reason)` and `SinkExt::close()`
+            ///
+            /// This method takes the code and reason, so with `SinkExt` in scope
+            /// `ws.close()` does not compile: the inherent method wins name
+            /// lookup, as with tokio-tungstenite's `close(None)`. The `Sink`'s
+            /// close is the same handshake with 1000 (Normal) and no reason;
+            /// call it as `SinkExt::close(&mut ws)` when you need it by that
+            /// name (or let `forward`/`send_all` end with it).
+            ///
+            /// ```no_run
+            /// use websocket_protocol::CloseCode;
+            /// # async fn f(mut ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), websocket_protocol::Error> {
+            /// let peer = ws.close(CloseCode::NORMAL, "bye").await?;
+            /// println!("the peer answered {} {:?}", peer.code, peer.reason);
+            /// // or, with the same handshake: futures::SinkExt::close(&mut ws).await?;
+            /// # Ok(()) }
+            /// ```
             ///
             /// # Cancel safety
             ///
@@ -96,7 +114,8 @@ macro_rules! sending_methods {
         }
 
         /// `poll_close` runs the closing handshake with 1000 (Normal) and an empty
-        /// reason.
+        /// reason, as [`close`](Self::close) does with those arguments (which
+        /// shadows `SinkExt::close`: call that one as `SinkExt::close(&mut ws)`).
         impl<IO> Sink<Message> for $ty<IO>
         where
             IO: AsyncRead + AsyncWrite + Unpin,
@@ -123,43 +142,59 @@ macro_rules! sending_methods {
     };
 }
 
-/// Receiving: `messages`, `recv`, and the `Stream`.
+/// Receiving: `recv`, the `Stream`, and the deprecated `messages`.
 macro_rules! receiving_methods {
     ($ty:ident) => {
         impl<IO> $ty<IO>
         where
             IO: AsyncRead + AsyncWrite + Unpin,
         {
-            /// The stream of text and binary messages received: the value itself,
-            /// which implements `Stream<Item = Result<Message, Error>>`, named for
-            /// readability (`ws.messages().next().await`, also inside
-            /// `tokio::select!`).
+            /// Receives the next text or binary message: the one way to read, as
+            /// with axum's `WebSocket::recv`. No trait import is needed.
             ///
-            /// The stream yields `Err` once if the connection fails (a protocol
-            /// violation, a transport error, a peer that vanishes without a close
-            /// frame), then ends. It ends after the closing handshake (once our
-            /// echo of the peer's close frame is written); `close_frame()` then
-            /// says how.
+            /// ```no_run
+            /// # async fn f(mut ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), websocket_protocol::Error> {
+            /// while let Some(message) = ws.recv().await {
+            ///     let message = message?;
+            ///     ws.send(message).await?; // echo
+            /// }
+            /// // The stream ended: the closing handshake is over.
+            /// println!("closed with {:?}", ws.close_frame());
+            /// # Ok(()) }
+            /// ```
+            ///
+            /// It returns `Some(Err(_))` once if the connection fails (a
+            /// protocol violation, a transport error, a peer that vanishes
+            /// without a close frame), then `None`. It returns `None` after the
+            /// closing handshake (once our echo of the peer's close frame is
+            /// written); `close_frame()` then says how it ended. Pings and
+            /// pongs are answered and matched meanwhile, and are not returned
+            /// (see [`Message`](crate::Message) for where they are).
+            ///
+            /// The socket is also a `Stream` of the same items
+            /// (`Stream::poll_next` is what `recv` polls), for combinators:
+            /// `ws.next()`, `ws.filter_map(..)`, `forward`.
             ///
             /// # Cancel safety
             ///
-            /// `messages().next()` is cancel-safe: a message is taken from the
-            /// socket only in the poll that returns it, so dropping the future (in
-            /// `tokio::select!`, or on a timeout) loses nothing.
-            pub fn messages(&mut self) -> &mut Self {
-                self
-            }
-
-            /// The next message: `messages().next()` without importing `StreamExt`.
-            ///
-            /// # Cancel safety
-            ///
-            /// Cancel-safe, as `messages`.
+            /// Cancel-safe: a message is taken from the socket only in the poll
+            /// that returns it, so dropping the future (in `tokio::select!`, or
+            /// on a timeout) loses nothing.
             pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
                 poll_fn(|cx| self.shared.poll_next(cx)).await
             }
+
+            /// The socket itself, as a `Stream`: `messages().next()` is
+            /// [`recv`](Self::recv), which needs no `StreamExt` import.
+            #[deprecated(note = "use `recv()`; the socket itself is the `Stream`")]
+            pub fn messages(&mut self) -> &mut Self {
+                self
+            }
         }
 
+        /// The messages received, as [`recv`](Self::recv) returns them: the
+        /// same items, for `StreamExt` combinators. Ends after the closing
+        /// handshake or after the one `Err` of a failed connection.
         impl<IO> Stream for $ty<IO>
         where
             IO: AsyncRead + AsyncWrite + Unpin,
@@ -187,7 +222,7 @@ macro_rules! common_methods {
             ///
             /// The future drives the connection itself, so it resolves while nobody
             /// reads messages (those that arrive meanwhile are kept for
-            /// `messages()`), whichever half it comes from. It fails if the
+            /// `recv()`), whichever half it comes from. It fails if the
             /// connection closes first, if the payload is too long, or on hixie
             /// connections, which have no ping.
             pub fn ping(&self, payload: impl Into<Bytes>) -> Ping<IO> {
@@ -216,9 +251,10 @@ macro_rules! common_methods {
                 self.shared.ctx.protocol.get()?.as_deref()
             }
 
-            /// The close frame the connection ended with, once it has: the peer's
-            /// when the closing handshake completed, the code we sent when we
-            /// failed the connection,
+            /// The close frame the connection ended with, once it has (`recv()`
+            /// returned `None`): the peer's when the closing handshake completed
+            /// (what an axum loop's `Message::Close(frame)` arm receives), the
+            /// code we sent when we failed the connection,
             /// [`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL) when the
             /// transport ended without one.
             pub fn close_frame(&self) -> Option<CloseFrame> {

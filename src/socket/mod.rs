@@ -2,18 +2,56 @@
 //! stream.
 //!
 //! The socket owns buffers and wakeups; every protocol rule is the
-//! [`Driver`]'s. Text and binary messages reach the user through
-//! [`messages`](WebSocket::messages) (or the `Stream` impl); pings, pongs and
-//! close frames are handled by the socket: automatic pongs, the closing
-//! handshake, [`ping`](WebSocket::ping) futures that resolve with the round-trip
-//! time.
+//! [`Driver`]'s.
+//!
+//! # Reading, writing, closing
+//!
+//! - **Read** with [`recv`](WebSocket::recv): `while let Some(message) =
+//!   ws.recv().await`. It yields text and binary [`Message`]s only. The socket
+//!   is also a `futures` `Stream` of the same items, for combinators; there is
+//!   no other way to read.
+//! - **Write** with [`send`](WebSocket::send) (or `text`, `binary`; `feed` and
+//!   `flush` to batch), or the `Sink` impl.
+//! - **Close** with [`close(code, reason)`](WebSocket::close), which returns the
+//!   peer's close frame. It shadows `SinkExt::close()`, which is the same
+//!   handshake with 1000: call that one as `SinkExt::close(&mut ws)`.
+//!
+//! # Where the close frame and pings are
+//!
+//! Control frames are the socket's job, so they are not messages:
+//!
+//! - **The peer's close frame** ends the stream. `recv()` returns `None` once the
+//!   closing handshake is over (our answer is written), and
+//!   [`close_frame`](WebSocket::close_frame) gives the frame it ended with. An
+//!   axum handler's `Message::Close(frame) => ...` arm becomes, after the loop,
+//!   `let frame = ws.close_frame();`. A failure is one `Some(Err(_))` first.
+//! - **Pings** from the peer are answered automatically and not shown; pongs
+//!   resolve [`ping`](WebSocket::ping) futures, which return the round-trip
+//!   time. [`Config::keepalive`] and [`Config::idle_timeout`] watch a silent
+//!   peer for you. To see every control frame yourself, drive the sans-IO
+//!   [`Driver`] and read its [`Event`](crate::protocol::Event)s.
+//!
+//! ```no_run
+//! use websocket_protocol::{Message, WebSocket};
+//! # async fn f(mut ws: WebSocket<tokio::net::TcpStream>) -> Result<(), websocket_protocol::Error> {
+//! while let Some(message) = ws.recv().await {
+//!     match message? {
+//!         Message::Text(text) => println!("text: {text}"),
+//!         Message::Binary(data) => println!("{} bytes", data.len()),
+//!     }
+//! }
+//! if let Some(frame) = ws.close_frame() {
+//!     println!("closed: {} {}", frame.code, frame.reason);
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! # Driving without a background task
 //!
 //! No task is spawned per socket. Whatever is polled moves the connection
 //! forward: the reader, a waiting `send`, a ping future, `close`. So a ping
 //! resolves while nobody reads messages (the messages that arrive meanwhile are
-//! kept for [`messages`](WebSocket::messages), up to
+//! kept for [`recv`](WebSocket::recv), up to
 //! [`Config::message_buffer_size`]), pongs to the peer's pings go out even if
 //! the user only reads, and a socket that nobody polls at all reads nothing: a
 //! peer flooding it is held back by TCP. The core's timers (keepalive, idle
@@ -45,14 +83,14 @@
 //! An echo server on a raw TCP stream:
 //!
 //! ```no_run
-//! use futures_util::StreamExt;
 //! use websocket_protocol::{Config, WebSocket};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
 //! let (tcp, _) = listener.accept().await?;
+//! tcp.set_nodelay(true)?;
 //! let mut ws = WebSocket::accept(tcp, Config::default()).await?;
-//! while let Some(message) = ws.messages().next().await {
+//! while let Some(message) = ws.recv().await {
 //!     ws.send(message?).await?;
 //! }
 //! println!("closed with {:?}", ws.close_frame());
@@ -91,7 +129,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 ///
 /// Get one from the server layer, the client, [`WebSocket::accept`] /
 /// [`WebSocket::connect`] on a raw stream, or [`WebSocket::from_driver`].
-/// Read with [`messages`](WebSocket::messages), write with
+/// Read with [`recv`](WebSocket::recv), write with
 /// [`send`](WebSocket::send), finish with [`close`](WebSocket::close); or
 /// [`split`](WebSocket::split) it for two tasks. Dropping it sends a close
 /// frame (1001) if the transport takes it at once, and closes the transport.
@@ -130,11 +168,10 @@ where
     /// [`Sender::reunite`] puts them back together.
     ///
     /// ```no_run
-    /// use futures_util::StreamExt;
     /// # async fn f(ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), websocket_protocol::Error> {
     /// let (mut tx, mut rx) = ws.split();
     /// let reader = tokio::spawn(async move {
-    ///     while let Some(message) = rx.next().await {
+    ///     while let Some(message) = rx.recv().await {
     ///         println!("got {:?}", message?);
     ///     }
     ///     Ok::<_, websocket_protocol::Error>(rx.close_frame())
@@ -155,7 +192,7 @@ where
 }
 
 impl<IO> WebSocket<IO> {
-    /// Bytes read and not yet taken by [`messages`](WebSocket::messages): kept
+    /// Bytes read and not yet taken by [`recv`](WebSocket::recv): kept
     /// messages and the frame being read.
     pub fn buffered_incoming(&self) -> usize {
         self.shared.buffered_incoming()

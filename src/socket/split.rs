@@ -32,8 +32,9 @@ pub struct Sender<IO> {
     shared: Arc<Shared<IO>>,
 }
 
-/// The receiving half of a [`WebSocket`], from [`WebSocket::split`]: a `Stream`
-/// of messages.
+/// The receiving half of a [`WebSocket`], from [`WebSocket::split`]: read it
+/// with [`recv`](Receiver::recv), as the socket (it is a `Stream` of the same
+/// items too).
 pub struct Receiver<IO> {
     shared: Arc<Shared<IO>>,
 }

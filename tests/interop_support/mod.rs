@@ -5,7 +5,6 @@
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use futures::StreamExt;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -244,7 +243,7 @@ impl OurServer {
 }
 
 async fn scenario(mut ws: ServerSocket, closes: mpsc::UnboundedSender<Option<CloseFrame>>) {
-    while let Some(message) = ws.messages().next().await {
+    while let Some(message) = ws.recv().await {
         let Ok(message) = message else { break };
         match message.as_text() {
             Some("close-me") => {
@@ -303,7 +302,7 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
         for message in [Message::text(text_of(n)), Message::binary(binary_of(n))] {
             let kind = if message.is_text() { "text" } else { "binary" };
             ws.send(message.clone()).await.expect("send");
-            let echoed = ws.messages().next().await.expect("echo").expect("echo");
+            let echoed = ws.recv().await.expect("echo").expect("echo");
             out.step(format!("echo-{kind}-{n}"), echoed == message, echoed.len());
         }
     }
@@ -314,14 +313,14 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
         format!("{rtt:?}"),
     );
     ws.text("ping-me").await.expect("send");
-    let reply = ws.messages().next().await.expect("reply").expect("reply");
+    let reply = ws.recv().await.expect("reply").expect("reply");
     out.step(
         "ping-by-server",
         reply.as_text() == Some("pinged"),
         format!("{reply:?}"),
     );
     ws.text("fragment-me").await.expect("send");
-    let reply = ws.messages().next().await.expect("reply").expect("reply");
+    let reply = ws.recv().await.expect("reply").expect("reply");
     out.step(
         "fragmented-by-server",
         reply.as_text() == Some("fragmented"),
@@ -336,7 +335,7 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
 
     let (mut ws, _) = connect("/echo", &[]).await.expect("connect");
     ws.text("close-me").await.expect("send");
-    let end = ws.messages().next().await;
+    let end = ws.recv().await;
     let frame = ws.close_frame();
     out.step(
         "close-by-server",

@@ -48,7 +48,8 @@ pub enum ErrorKind {
     /// A frame or message exceeded a configured limit; the connection was closed
     /// with 1009.
     LimitExceeded,
-    /// A timer expired: the peer was idle past the idle timeout (closed with
+    /// A timer expired: the opening handshake did not finish within the
+    /// handshake timeout, the peer was idle past the idle timeout (closed with
     /// 1001) or did not finish the closing handshake within the close timeout.
     Timeout,
     /// The transport failed, or ended without a closing handshake
@@ -64,6 +65,13 @@ pub enum ErrorKind {
 impl Error {
     pub(crate) fn closed() -> Self {
         Error::from(protocol::Error::new(protocol::ErrorKind::Closed))
+    }
+
+    /// The opening handshake did not finish in time: the same error on every
+    /// path (a raw accept or connect, a server's hixie-76 body, a request head a
+    /// server waited for).
+    pub(crate) fn handshake_timeout() -> Self {
+        Error::from(protocol::Error::new(protocol::ErrorKind::HandshakeTimeout))
     }
 
     /// The connection ended without a closing handshake.
@@ -87,7 +95,7 @@ impl Error {
         match e.kind() {
             P::Protocol(_) | P::InvalidUtf8 => ErrorKind::Protocol,
             P::TooBig => ErrorKind::LimitExceeded,
-            P::IdleTimeout | P::CloseTimeout => ErrorKind::Timeout,
+            P::IdleTimeout | P::CloseTimeout | P::HandshakeTimeout => ErrorKind::Timeout,
             P::Closed => ErrorKind::Closed,
             _ => ErrorKind::InvalidInput,
         }

@@ -125,7 +125,9 @@ mod layer;
 mod request;
 mod shutdown;
 
-pub use conn::{http_builder, serve_connection};
+pub use conn::{
+    http_builder, http_builder_with, serve_connection, serve_connection_with, ServeError,
+};
 #[cfg(feature = "axum")]
 pub use extract::{WsRejection, WsUpgrade};
 pub use layer::{ResponseFuture, WsBody, WsLayer, WsService};
@@ -160,12 +162,11 @@ pub type ServerSocket = WebSocket<ServerIo>;
 /// assert!(!is_websocket(&http::Request::get("/").body(()).unwrap()));
 /// ```
 pub fn is_websocket<B>(request: &http::Request<B>) -> bool {
-    if accept::is_extended_connect(request.method(), request.extensions()) {
-        return true;
-    }
-    request.method() == http::Method::GET
-        && accept::has_token(request.headers(), http::header::UPGRADE, "websocket")
-        && accept::has_token(request.headers(), http::header::CONNECTION, "upgrade")
+    crate::protocol::is_upgrade_request(
+        request.method(),
+        request.headers(),
+        accept::pseudo_protocol(request.extensions()),
+    )
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ mod wakers;
 
 pub use close::CloseHandle;
 pub use config::Config;
+pub use handshake::Accept;
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
 

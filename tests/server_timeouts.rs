@@ -236,7 +236,10 @@ async fn a_handshake_timeout_is_the_same_error_kind_on_every_path() {
     // The raw accept, with half a request.
     let (mut client, server) = tokio::io::duplex(1024);
     client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
-    let err = WebSocket::accept(server, config.clone()).await.err().unwrap();
+    let err = WebSocket::accept(server, config.clone())
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(err.is_timeout());
     assert_eq!(

@@ -31,36 +31,79 @@ fn unauthorized() -> http::Response<Bytes> {
     refusal
 }
 
-/// A layer that refuses requests without `?token=user-NAME`, hands the name to
-/// the handler, and picks the protocol by path.
+/// The decision both hooks take: refuse a request without `?token=user-NAME`,
+/// pick the protocol by path, name the server; the user's name goes to the
+/// handler.
+fn decide(uri: &http::Uri) -> Result<(String, Accept), http::Response<Bytes>> {
+    let token = uri.query().and_then(|q| q.strip_prefix("token="));
+    let Some(user) = token.and_then(|t| t.strip_prefix("user-")) else {
+        return Err(unauthorized());
+    };
+    let accept = Accept::default().header(
+        http::header::SERVER,
+        http::HeaderValue::from_static("hooked"),
+    );
+    let accept = match uri.path() {
+        "/v2" => accept.protocols(["chat.v2"]),
+        _ => accept,
+    };
+    Ok((user.to_owned(), accept))
+}
+
+/// Greets the user by name, then echoes.
+async fn greet_and_echo<IO>(mut ws: WebSocket<IO>, user: String)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let _ = ws.text(format!("hello {user}")).await;
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// A layer with the hook, over a router with a normal route.
 fn layered() -> Router {
     Router::new().route("/", get(|| async { "inner" })).layer(
-        WsLayer::new(|mut ws: ServerSocket, req: RequestInfo| async move {
+        WsLayer::new(|ws: ServerSocket, req: RequestInfo| {
             let user = req.extensions().get::<String>().cloned().unwrap();
-            let _ = ws.text(format!("hello {user}")).await;
-            while let Some(Ok(message)) = ws.recv().await {
-                if ws.send(message).await.is_err() {
-                    break;
-                }
-            }
+            greet_and_echo(ws, user)
         })
         .protocols(["chat"])
         .on_request(|req| {
-            let token = req.uri.query().and_then(|q| q.strip_prefix("token="));
-            let Some(user) = token.and_then(|t| t.strip_prefix("user-")) else {
-                return Err(unauthorized());
-            };
-            req.extensions.insert(user.to_owned());
-            let accept = Accept::default().header(
-                http::header::SERVER,
-                http::HeaderValue::from_static("hooked"),
-            );
-            Ok(match req.uri.path() {
-                "/v2" => accept.protocols(["chat.v2"]),
-                _ => accept,
-            })
+            let (user, accept) = decide(&req.uri)?;
+            req.extensions.insert(user);
+            Ok(accept)
         }),
     )
+}
+
+/// Both paths: `/v2` gets the hook's protocol and header, another path the
+/// configured protocol; the handler has the hook's data.
+async fn assert_hook_chooses(addr: SocketAddr) {
+    let (mut ws, response) = connect(addr, "/v2?token=user-ann", "chat, chat.v2")
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2");
+    assert_eq!(response.headers()["server"], "hooked");
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        TMessage::text("hello ann")
+    );
+    ws.send(TMessage::text("echo")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), TMessage::text("echo"));
+    ws.close(None).await.unwrap();
+
+    let (mut ws, response) = connect(addr, "/other?token=user-bo", "chat.v2, chat")
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        TMessage::text("hello bo")
+    );
+    ws.close(None).await.unwrap();
 }
 
 async fn connect(
@@ -102,28 +145,7 @@ async fn the_layer_hook_refuses_with_its_own_response() {
 
 #[tokio::test]
 async fn the_layer_hook_picks_the_protocol_and_hands_data_to_the_handler() {
-    let addr = serve(layered()).await;
-    let (mut ws, response) = connect(addr, "/v2?token=user-ann", "chat, chat.v2")
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2");
-    assert_eq!(response.headers()["server"], "hooked");
-    assert_eq!(
-        ws.next().await.unwrap().unwrap(),
-        TMessage::text("hello ann")
-    );
-    ws.close(None).await.unwrap();
-
-    // Another path keeps the layer's list.
-    let (mut ws, response) = connect(addr, "/other?token=user-bo", "chat.v2, chat")
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
-    assert_eq!(
-        ws.next().await.unwrap().unwrap(),
-        TMessage::text("hello bo")
-    );
-    ws.close(None).await.unwrap();
+    assert_hook_chooses(serve(layered()).await).await;
 }
 
 #[tokio::test]
@@ -149,7 +171,7 @@ async fn a_malformed_upgrade_is_refused_before_the_hook() {
     assert!(!hooked.load(std::sync::atomic::Ordering::SeqCst));
 }
 
-/// A raw TCP server on `WebSocket::accept_with` with the same rules as the layer.
+/// A raw TCP server on `WebSocket::accept_with` with the same hook as the layer.
 async fn raw_server() -> (
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<websocket_protocol::Error>,
@@ -165,31 +187,13 @@ async fn raw_server() -> (
                 let config = Config::default().protocols(["chat"]);
                 let mut user = None;
                 let accepted = WebSocket::accept_with(tcp, config, |req| {
-                    let token = req.uri().query().and_then(|q| q.strip_prefix("token="));
-                    let Some(name) = token.and_then(|t| t.strip_prefix("user-")) else {
-                        return Err(unauthorized());
-                    };
-                    user = Some(name.to_owned());
-                    let accept = Accept::default().header(
-                        http::header::SERVER,
-                        http::HeaderValue::from_static("hooked"),
-                    );
-                    Ok(match req.uri().path() {
-                        "/v2" => accept.protocols(["chat.v2"]),
-                        _ => accept,
-                    })
+                    let (name, accept) = decide(req.uri())?;
+                    user = Some(name);
+                    Ok(accept)
                 })
                 .await;
                 match accepted {
-                    Ok(mut ws) => {
-                        let user = user.unwrap();
-                        let _ = ws.text(format!("hello {user}")).await;
-                        while let Some(Ok(message)) = ws.recv().await {
-                            if ws.send(message).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
+                    Ok(ws) => greet_and_echo(ws, user.unwrap()).await,
                     Err(e) => errors.send(e).unwrap(),
                 }
             });
@@ -210,28 +214,7 @@ async fn the_raw_accept_hook_refuses_with_its_own_response() {
 #[tokio::test]
 async fn the_raw_accept_hook_picks_the_protocol_and_adds_headers() {
     let (addr, _errors) = raw_server().await;
-    let (mut ws, response) = connect(addr, "/v2?token=user-ann", "chat, chat.v2")
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2");
-    assert_eq!(response.headers()["server"], "hooked");
-    assert_eq!(
-        ws.next().await.unwrap().unwrap(),
-        TMessage::text("hello ann")
-    );
-    ws.send(TMessage::text("echo")).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), TMessage::text("echo"));
-    ws.close(None).await.unwrap();
-
-    let (mut ws, response) = connect(addr, "/?token=user-bo", "chat.v2, chat")
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
-    assert_eq!(
-        ws.next().await.unwrap().unwrap(),
-        TMessage::text("hello bo")
-    );
-    ws.close(None).await.unwrap();
+    assert_hook_chooses(addr).await;
 }
 
 #[tokio::test]

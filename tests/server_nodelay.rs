@@ -5,34 +5,16 @@
 
 mod server_util;
 
-use axum::routing::get;
 use axum::serve::ListenerExt;
-use axum::Router;
 use futures::{SinkExt, StreamExt};
+use server_util::echo_app;
 use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as TMessage;
-use websocket_protocol::server::{serve_connection, RequestInfo, ServerSocket, WsLayer, WsUpgrade};
-
-async fn echo(mut ws: ServerSocket) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if ws.send(message).await.is_err() {
-            break;
-        }
-    }
-}
-
-fn app() -> Router {
-    Router::new()
-        .route(
-            "/extract",
-            get(|ws: WsUpgrade| async move { ws.on_upgrade(echo) }),
-        )
-        .layer(WsLayer::new(|ws: ServerSocket, _req: RequestInfo| echo(ws)))
-}
+use websocket_protocol::server::serve_connection;
 
 /// Whether the socket behind `fd` has TCP_NODELAY set.
 fn nodelay(fd: RawFd) -> bool {
@@ -57,19 +39,12 @@ async fn open(
     ws
 }
 
-#[tokio::test]
-async fn serve_connection_sets_nodelay_for_the_layer_and_the_extractor() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (fds, mut accepted) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            assert!(!tcp.nodelay().unwrap(), "off until the server sets it");
-            fds.send(tcp.as_raw_fd()).unwrap();
-            tokio::spawn(serve_connection(tcp, app()));
-        }
-    });
+/// Opens a socket through the layer and one through the extractor, and checks
+/// the server's end of each (`accepted` gives the fds in accept order).
+async fn assert_nodelay_through_layer_and_extractor(
+    addr: SocketAddr,
+    accepted: &mut mpsc::UnboundedReceiver<RawFd>,
+) {
     for path in ["/", "/extract"] {
         let mut ws = open(addr, path).await;
         let fd = accepted.recv().await.unwrap();
@@ -82,6 +57,22 @@ async fn serve_connection_sets_nodelay_for_the_layer_and_the_extractor() {
 }
 
 #[tokio::test]
+async fn serve_connection_sets_nodelay_for_the_layer_and_the_extractor() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (fds, mut accepted) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            assert!(!tcp.nodelay().unwrap(), "off until the server sets it");
+            fds.send(tcp.as_raw_fd()).unwrap();
+            tokio::spawn(serve_connection(tcp, echo_app()));
+        }
+    });
+    assert_nodelay_through_layer_and_extractor(addr, &mut accepted).await;
+}
+
+#[tokio::test]
 async fn axum_serve_with_the_documented_tap_io_sets_nodelay() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -91,14 +82,6 @@ async fn axum_serve_with_the_documented_tap_io_sets_nodelay() {
         let _ = tcp.set_nodelay(true);
         fds.send(tcp.as_raw_fd()).unwrap();
     });
-    tokio::spawn(async move { axum::serve(listener, app()).await });
-    for path in ["/", "/extract"] {
-        let mut ws = open(addr, path).await;
-        let fd = accepted.recv().await.unwrap();
-        assert!(
-            nodelay(fd),
-            "TCP_NODELAY is off on the server socket for {path}"
-        );
-        ws.close(None).await.unwrap();
-    }
+    tokio::spawn(async move { axum::serve(listener, echo_app()).await });
+    assert_nodelay_through_layer_and_extractor(addr, &mut accepted).await;
 }

@@ -8,14 +8,13 @@ mod server_util;
 use axum::routing::get;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
+use server_util::echo_app;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message as TMessage;
-use websocket_protocol::server::{
-    http_builder_with, serve_connection_with, RequestInfo, ServerSocket, WsLayer, WsUpgrade,
-};
+use websocket_protocol::server::{http_builder_with, serve_connection_with, WsUpgrade};
 use websocket_protocol::{Config, ErrorKind, WebSocket};
 
 /// Short, so the test is quick; the waits below are generous multiples of it.
@@ -25,23 +24,6 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 const GENEROUS: Duration = Duration::from_secs(20);
 const SILENT: usize = 1000;
 const SLOW: usize = 100;
-
-async fn echo(mut ws: ServerSocket) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if ws.send(message).await.is_err() {
-            break;
-        }
-    }
-}
-
-fn app() -> Router {
-    Router::new()
-        .route(
-            "/extract",
-            get(|ws: WsUpgrade| async move { ws.on_upgrade(echo) }),
-        )
-        .layer(WsLayer::new(|ws: ServerSocket, _req: RequestInfo| echo(ws)))
-}
 
 /// Raises the soft limit on open files far enough for this test's sockets (both
 /// ends of each connection live in this process).
@@ -71,7 +53,7 @@ fn raise_open_files_limit(needed: u64) {
     let _ = needed;
 }
 
-/// Serves `app()` with `serve_connection_with` and the short timeout.
+/// Serves `echo_app()` with `serve_connection_with` and the short timeout.
 async fn serve() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -82,7 +64,7 @@ async fn serve() -> SocketAddr {
                 continue;
             };
             let config = config.clone();
-            tokio::spawn(async move { serve_connection_with(tcp, app(), &config).await });
+            tokio::spawn(async move { serve_connection_with(tcp, echo_app(), &config).await });
         }
     });
     addr
@@ -196,7 +178,7 @@ async fn http_builder_times_out_a_request_head_that_trickles() {
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            let service = hyper_util::service::TowerToHyperService::new(app());
+            let service = hyper_util::service::TowerToHyperService::new(echo_app());
             let builder = http_builder_with(&config);
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(tcp);
@@ -224,7 +206,7 @@ async fn a_handshake_timeout_is_the_same_error_kind_on_every_path() {
 
     // serve_connection_with: a client that sends nothing.
     let (_client, server) = tokio::io::duplex(1024);
-    let err = serve_connection_with(server, app(), &config)
+    let err = serve_connection_with(server, echo_app(), &config)
         .await
         .unwrap_err();
     let err = err

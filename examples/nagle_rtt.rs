@@ -37,26 +37,30 @@ fn app() -> Router {
 }
 
 #[derive(Clone, Copy)]
-enum Serve {
+/// How the app is served.
+enum Server {
+    /// `axum::serve(listener, app)`, as most axum apps do.
     Axum,
+    /// `axum::serve` with TCP_NODELAY set through `tap_io`.
     AxumNodelay,
-    ServeConnection,
+    /// An accept loop on `server::serve_connection`.
+    Connection,
 }
 
-async fn start(how: Serve) -> SocketAddr {
+async fn start(how: Server) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     match how {
-        Serve::Axum => {
+        Server::Axum => {
             tokio::spawn(async move { axum::serve(listener, app()).await });
         }
-        Serve::AxumNodelay => {
+        Server::AxumNodelay => {
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
             tokio::spawn(async move { axum::serve(listener, app()).await });
         }
-        Serve::ServeConnection => {
+        Server::Connection => {
             tokio::spawn(async move {
                 loop {
                     let (tcp, _) = listener.accept().await.unwrap();
@@ -104,9 +108,9 @@ async fn main() {
     println!("{rounds} rounds of text + ping, round trip per round:");
     println!("{:<42} {:>10} {:>10}", "server", "median", "max");
     for (name, how) in [
-        ("axum::serve", Serve::Axum),
-        ("axum::serve + tap_io(set_nodelay)", Serve::AxumNodelay),
-        ("server::serve_connection", Serve::ServeConnection),
+        ("axum::serve", Server::Axum),
+        ("axum::serve + tap_io(set_nodelay)", Server::AxumNodelay),
+        ("server::serve_connection", Server::Connection),
     ] {
         let addr = start(how).await;
         let mut rtts = measure(addr, rounds).await;

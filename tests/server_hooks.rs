@@ -16,8 +16,11 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
 use tokio_tungstenite::tungstenite::{Error as TError, Message as TMessage};
 use websocket_protocol::server::{RequestInfo, ServerSocket, WsLayer, WsUpgrade};
-use websocket_protocol::socket::Accept;
+use websocket_protocol::socket::{Accept, Refuse};
 use websocket_protocol::{Config, ErrorKind, WebSocket};
+
+/// What tokio-tungstenite's connect gives: the socket and the 101, or why not.
+type Connected = Result<(Client, http::Response<Option<Vec<u8>>>), TError>;
 
 type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -34,10 +37,10 @@ fn unauthorized() -> http::Response<Bytes> {
 /// The decision both hooks take: refuse a request without `?token=user-NAME`,
 /// pick the protocol by path, name the server; the user's name goes to the
 /// handler.
-fn decide(uri: &http::Uri) -> Result<(String, Accept), http::Response<Bytes>> {
+fn decide(uri: &http::Uri) -> Result<(String, Accept), Refuse> {
     let token = uri.query().and_then(|q| q.strip_prefix("token="));
     let Some(user) = token.and_then(|t| t.strip_prefix("user-")) else {
-        return Err(unauthorized());
+        return Err(unauthorized().into());
     };
     let accept = Accept::default().header(
         http::header::SERVER,
@@ -106,11 +109,7 @@ async fn assert_hook_chooses(addr: SocketAddr) {
     ws.close(None).await.unwrap();
 }
 
-async fn connect(
-    addr: SocketAddr,
-    path: &str,
-    protocols: &'static str,
-) -> Result<(Client, http::Response<Option<Vec<u8>>>), TError> {
+async fn connect(addr: SocketAddr, path: &str, protocols: &'static str) -> Connected {
     let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -121,7 +120,7 @@ async fn connect(
         .unwrap()
 }
 
-fn assert_unauthorized(result: Result<(Client, http::Response<Option<Vec<u8>>>), TError>) {
+fn assert_unauthorized(result: Connected) {
     match result {
         Err(TError::Http(response)) => {
             assert_eq!(response.status(), 401);

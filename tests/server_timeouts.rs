@@ -27,6 +27,8 @@ const SLOW: usize = 100;
 
 /// Raises the soft limit on open files far enough for this test's sockets (both
 /// ends of each connection live in this process).
+// `rlim_t` is u64 here but not on every platform, hence the casts.
+#[allow(clippy::unnecessary_cast)]
 fn raise_open_files_limit(needed: u64) {
     #[cfg(unix)]
     {

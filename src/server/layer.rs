@@ -4,7 +4,7 @@
 use super::accept::{self, Failures, Head, Refusal, Settings};
 use super::request::RequestInfo;
 use super::ServerSocket;
-use crate::socket::Accept;
+use crate::socket::{Accept, Refuse};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response};
@@ -52,7 +52,7 @@ pub struct WsLayer<H> {
 }
 
 /// A per-request decision of [`WsLayer::on_request`].
-type RequestHook = dyn Fn(&mut Parts) -> Result<Accept, Response<Bytes>> + Send + Sync;
+type RequestHook = dyn Fn(&mut Parts) -> Result<Accept, Refuse> + Send + Sync;
 
 impl<H> Clone for WsLayer<H> {
     fn clone(&self) -> Self {
@@ -94,8 +94,8 @@ impl<H> WsLayer<H> {
     /// request's head (method, URI with path and query, headers, extensions)
     /// once the core and the origin policy found it a valid upgrade, and
     /// returns an [`Accept`] (the subprotocols, config and extra response
-    /// headers for this request) or the response that refuses it, sent as it
-    /// is (any status, headers and body).
+    /// headers for this request) or a [`Refuse`], the response that refuses
+    /// it, sent as it is (any status, headers and body).
     ///
     /// It may insert values into the extensions (the user a token belongs to):
     /// the handler finds them in [`RequestInfo::extensions`]. The hook runs
@@ -115,9 +115,7 @@ impl<H> WsLayer<H> {
     /// .on_request(|req| {
     ///     let token = req.uri.query().and_then(|q| q.strip_prefix("token="));
     ///     let Some(user) = token.and_then(|t| t.strip_prefix("user-")) else {
-    ///         let mut refusal = http::Response::new("a token is needed\n".into());
-    ///         *refusal.status_mut() = http::StatusCode::UNAUTHORIZED;
-    ///         return Err(refusal);
+    ///         return Err((http::StatusCode::UNAUTHORIZED, "a token is needed\n").into());
     ///     };
     ///     req.extensions.insert(user.to_owned());
     ///     match req.uri.path() {
@@ -128,7 +126,7 @@ impl<H> WsLayer<H> {
     /// ```
     pub fn on_request<F>(mut self, hook: F) -> Self
     where
-        F: Fn(&mut Parts) -> Result<Accept, Response<Bytes>> + Send + Sync + 'static,
+        F: Fn(&mut Parts) -> Result<Accept, Refuse> + Send + Sync + 'static,
     {
         self.hook = Some(Arc::new(hook));
         self
@@ -232,7 +230,7 @@ where
                     settings = Some(own);
                     extra = accept;
                 }
-                Err(response) => return response.map(Full::new),
+                Err(refusal) => return refusal.into_response().map(Full::new),
             }
         }
         let settings = settings.as_ref().unwrap_or(&self.settings);

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// and headers to add to the answer (a cookie, a server name). The hook of
 /// [`WebSocket::accept_with`] and of
 /// [`WsLayer::on_request`](crate::server::WsLayer::on_request) returns it; it
-/// refuses instead by returning the response to send.
+/// refuses instead by returning a [`Refuse`], the response to send.
 ///
 /// `Accept::default()` accepts the request as configured.
 ///
@@ -86,6 +86,55 @@ impl Accept {
     }
 }
 
+/// The response that refuses an upgrade request, from a per-request hook
+/// ([`WebSocket::accept_with`],
+/// [`WsLayer::on_request`](crate::server::WsLayer::on_request)): any status,
+/// headers and body. It converts from an `http::Response` whose body converts
+/// into [`Bytes`] (a `String`, a `&'static str`, a `Vec<u8>`), and from a status
+/// with a body, so a hook writes `Err((StatusCode::UNAUTHORIZED, "log in first\n").into())`.
+///
+/// ```
+/// use http::StatusCode;
+/// use websocket_protocol::socket::Refuse;
+/// let refusal = Refuse::from((StatusCode::FORBIDDEN, "not for you\n"));
+/// assert_eq!(refusal.response().status(), 403);
+/// let mut moved = http::Response::new(String::new());
+/// *moved.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+/// assert_eq!(Refuse::from(moved).response().status(), 421);
+/// ```
+#[derive(Debug)]
+pub struct Refuse(Box<Response<Bytes>>);
+
+impl Refuse {
+    /// The response to send.
+    pub fn response(&self) -> &Response<Bytes> {
+        &self.0
+    }
+
+    /// The response to send, to change or take.
+    pub fn into_response(self) -> Response<Bytes> {
+        *self.0
+    }
+}
+
+impl<B: Into<Bytes>> From<Response<B>> for Refuse {
+    fn from(response: Response<B>) -> Self {
+        Refuse(Box::new(response.map(Into::into)))
+    }
+}
+
+impl<B: Into<Bytes>> From<(http::StatusCode, B)> for Refuse {
+    fn from((status, body): (http::StatusCode, B)) -> Self {
+        let mut response = Response::new(body.into());
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Refuse(Box::new(response))
+    }
+}
+
 /// Why [`WebSocket::accept_with`]'s hook refused: the status it answered with.
 fn refused(status: http::StatusCode) -> Error {
     Error::from(protocol::Error::new(protocol::ErrorKind::UnexpectedStatus(
@@ -134,7 +183,7 @@ where
     /// (path, query, headers) once it is read and found a valid upgrade, before
     /// it is answered, as tungstenite's `accept_hdr_async`. The hook returns an
     /// [`Accept`] (subprotocols, config, extra response headers for this request)
-    /// or the response that refuses it: that response is sent with its
+    /// or the [`Refuse`] response that refuses it: that response is sent with its
     /// `Content-Length` and `Connection: close`, the stream is shut down, and the
     /// error returned has the kind [`Handshake`](crate::ErrorKind::Handshake)
     /// and the response's [`status`](Error::status).
@@ -149,9 +198,7 @@ where
     /// # async fn f(tcp: tokio::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
     /// let ws = WebSocket::accept_with(tcp, Config::default(), |req| {
     ///     if req.headers().get("authorization").is_none() {
-    ///         let mut refusal = http::Response::new("log in first\n".into());
-    ///         *refusal.status_mut() = http::StatusCode::UNAUTHORIZED;
-    ///         return Err(refusal);
+    ///         return Err((http::StatusCode::UNAUTHORIZED, "log in first\n").into());
     ///     }
     ///     match req.uri().path() {
     ///         "/v2" => Ok(Accept::default().protocols(["chat.v2"])),
@@ -167,7 +214,7 @@ where
     /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
     pub async fn accept_with<F>(io: IO, config: Config, hook: F) -> Result<Self, Error>
     where
-        F: FnOnce(&Request<()>) -> Result<Accept, Response<Bytes>>,
+        F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
     {
         let timeout = config.get_handshake_timeout();
         match tokio::time::timeout(timeout, Self::accept_inner(io, config, hook)).await {
@@ -178,7 +225,7 @@ where
 
     async fn accept_inner<F>(mut io: IO, config: Config, hook: F) -> Result<Self, Error>
     where
-        F: FnOnce(&Request<()>) -> Result<Accept, Response<Bytes>>,
+        F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
     {
         let mut head = Vec::new();
         let mut chunk = [0u8; HEAD_READ];
@@ -203,7 +250,8 @@ where
         }
         let mut accept = match hook(&request) {
             Ok(accept) => accept,
-            Err(mut response) => {
+            Err(refusal) => {
+                let mut response = refusal.into_response();
                 response
                     .headers_mut()
                     .insert(http::header::CONNECTION, HeaderValue::from_static("close"));

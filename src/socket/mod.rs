@@ -71,7 +71,7 @@ mod wakers;
 
 pub use close::CloseHandle;
 pub use config::Config;
-pub use handshake::Accept;
+pub use handshake::{Accept, Refuse};
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
 

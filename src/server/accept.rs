@@ -360,13 +360,14 @@ impl Head {
 }
 
 /// The response head that accepts the handshake: 101 (with the drafts' reason
-/// phrase) or, over HTTP/2, 200; with `extra` headers a per-request hook added.
-pub(crate) fn accepted_response(driver: &Driver, extra: HeaderMap) -> Response<()> {
+/// phrase) or, over HTTP/2, 200; with the headers a per-request hook added.
+pub(crate) fn accepted_response(driver: &Driver, accept: Accept) -> Response<()> {
     let mut res = Response::new(());
     if let Some(head) = driver.handshake_response() {
         *res.status_mut() = head.status();
         *res.headers_mut() = head.headers().clone();
     }
+    let extra = accept.headers_beside(res.headers());
     res.headers_mut().extend(extra);
     if driver.version().is_draft() {
         res.extensions_mut()

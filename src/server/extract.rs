@@ -4,11 +4,11 @@ use super::accept::{self, Failures, Head, Refusal, Settings};
 use super::shutdown::Shutdown;
 use super::ServerSocket;
 use crate::protocol::{self, Options, Version};
+use crate::socket::Accept;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::HeaderMap;
 use hyper::upgrade::OnUpgrade;
 use std::fmt;
 use std::future::Future;
@@ -149,7 +149,8 @@ impl WsUpgrade {
             Ok(driver) => driver,
             Err(refusal) => return WsRejection::new(refusal, http_version).into_response(),
         };
-        let response = accept::accepted_response(&driver, HeaderMap::new()).map(|()| Body::empty());
+        let response =
+            accept::accepted_response(&driver, Accept::default()).map(|()| Body::empty());
         accept::spawn_socket(
             self.on_upgrade,
             driver,

@@ -205,45 +205,46 @@ where
 {
     /// Answers an upgrade request and, when it is accepted, spawns its handler.
     fn upgrade(&self, parts: &mut Parts) -> Response<Full<Bytes>> {
+        match self.try_upgrade(parts) {
+            Ok(response) | Err(response) => response,
+        }
+    }
+
+    /// The 101 (or 200) with the handler spawned, or the refusal. Both sides
+    /// are the response, moved once per upgrade request, so its size is moot.
+    #[allow(clippy::result_large_err)]
+    fn try_upgrade(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
         let version = parts.version;
         let refused = |refusal: Refusal| refusal.response(version).map(Full::from);
         let head = Head::of(parts);
-        let checked = self
-            .settings
-            .check_shutdown()
-            .and_then(|()| head.check(&self.settings.options()))
-            .and_then(|_| self.settings.check_origin(&parts.headers));
-        if let Err(refusal) = checked {
-            return refused(refusal);
-        }
-        let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
-            return refused(Refusal::NotUpgradable);
-        };
-        // The hook's choices apply to this request only.
-        let mut settings = None;
-        let mut extra = Accept::default();
-        if let Some(hook) = &self.hook {
-            match hook(parts) {
-                Ok(mut accept) => {
-                    let mut own = Settings::clone(&self.settings);
-                    own.apply(&mut accept);
-                    settings = Some(own);
-                    extra = accept;
-                }
-                Err(refusal) => return refusal.into_response().map(Full::new),
+        self.settings.check_shutdown().map_err(refused)?;
+        // The hook sees only requests the core and the origin policy accept, and
+        // its choices apply to this request only; without a hook, building the
+        // driver is the check.
+        let (settings, accept) = match &self.hook {
+            None => (None, Accept::default()),
+            Some(hook) => {
+                head.check(&self.settings.options()).map_err(refused)?;
+                self.settings
+                    .check_origin(&parts.headers)
+                    .map_err(refused)?;
+                let mut accept = hook(parts).map_err(|r| r.into_response().map(Full::new))?;
+                let mut own = Settings::clone(&self.settings);
+                own.apply(&mut accept);
+                (Some(own), accept)
             }
-        }
-        let settings = settings.as_ref().unwrap_or(&self.settings);
-        let driver = match head.driver(settings.options()) {
-            Ok(driver) => driver,
-            Err(refusal) => return refused(refusal),
         };
-        let extra = extra.headers_beside(
-            driver
-                .handshake_response()
-                .map_or(&Default::default(), |r| r.headers()),
-        );
-        let response = accept::accepted_response(&driver, extra).map(|()| Full::default());
+        let settings = settings.as_ref().unwrap_or(&self.settings);
+        let driver = head.driver(settings.options()).map_err(refused)?;
+        settings.check_origin(&parts.headers).map_err(refused)?;
+        let on_upgrade = parts
+            .extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or_else(|| refused(Refusal::NotUpgradable))?;
+        let response = accept::accepted_response(&driver, accept).map(|()| Full::default());
         let info =
             RequestInfo::from_parts(std::mem::replace(parts, Request::new(()).into_parts().0));
         let handler = self.handler.clone();
@@ -255,7 +256,7 @@ where
             Failures::default(),
             move |ws| handler(ws, info),
         );
-        response
+        Ok(response)
     }
 }
 

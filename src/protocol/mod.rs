@@ -38,10 +38,11 @@ pub use error::{Error, ErrorKind};
 pub use event::{Event, Message, Transmit};
 pub(crate) use handshake::{
     accept as check_request, accept_extended_connect as check_extended_connect,
-    is_extended_connect, is_upgrade_request, negotiate, requested_protocols, response_bytes,
-    wants_websocket, Accepted,
+    is_extended_connect, is_upgrade_request, response_bytes, wants_websocket, Accepted,
 };
 pub use handshake::{accept_key, parse_request};
+#[cfg(feature = "axum")]
+pub(crate) use handshake::{negotiate, requested_protocols};
 pub use mask::apply_mask;
 pub use options::Options;
 pub use utf8::Utf8Bytes;

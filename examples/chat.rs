@@ -11,6 +11,7 @@
 use axum::extract::State;
 use axum::response::{Html, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -91,6 +92,10 @@ async fn main() -> std::io::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("chat on http://{}/", listener.local_addr()?);
+    // Small chat messages and pings must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered());
     let server = tokio::spawn(async move { server.await });
     tokio::signal::ctrl_c().await?;

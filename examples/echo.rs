@@ -9,10 +9,8 @@
 //! drafts, which it opts in to), over HTTP/1.1 and HTTP/2 with prior knowledge
 //! (RFC 8441), and takes messages of up to 64 MiB.
 
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
-use websocket_protocol::server::{http_builder, RequestInfo, ServerSocket, WsLayer};
+use websocket_protocol::server::{serve_connection_with, RequestInfo, ServerSocket, WsLayer};
 use websocket_protocol::Config;
 
 const MAX_MESSAGE: usize = 64 << 20;
@@ -44,21 +42,16 @@ async fn main() -> std::io::Result<()> {
     let config = Config::default()
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE);
-    let layer = WsLayer::new(echo).allow_drafts(true).config(config);
+    let layer = WsLayer::new(echo).allow_drafts(true).config(config.clone());
     let service = tower::Layer::layer(&layer, tower::service_fn(not_websocket));
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on ws://{}", listener.local_addr()?);
     loop {
         let (tcp, _) = listener.accept().await?;
-        let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(service.clone());
-        tokio::spawn(async move {
-            // `http_builder` writes title-case header names for the drafts and
-            // announces extended CONNECT for HTTP/2.
-            let _ = http_builder()
-                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-                .await;
-        });
+        let (service, config) = (service.clone(), config.clone());
+        // Title-case header names for the drafts, extended CONNECT for HTTP/2,
+        // TCP_NODELAY, and the config's handshake timeout on the request head.
+        tokio::spawn(async move { serve_connection_with(tcp, service, &config).await });
     }
 }

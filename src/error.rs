@@ -137,6 +137,13 @@ impl Error {
         Error::from(protocol::Error::new(protocol::ErrorKind::Closed))
     }
 
+    /// The opening handshake did not finish in time: the same error on every
+    /// path (a raw accept or connect, a server's hixie-76 body, a request head a
+    /// server waited for).
+    pub(crate) fn handshake_timeout() -> Self {
+        Error::from(protocol::Error::new(protocol::ErrorKind::HandshakeTimeout))
+    }
+
     /// The connection ended without a closing handshake.
     pub(crate) fn unexpected_eof() -> Self {
         Error::from(io::Error::new(

@@ -75,6 +75,9 @@ pub enum ErrorKind {
     IdleTimeout,
     /// The peer did not answer our close frame within the close timeout.
     CloseTimeout,
+    /// The opening handshake did not finish within the handshake timeout (the
+    /// request head, a hixie-76 body or the server's answer did not come).
+    HandshakeTimeout,
     /// The connection is closing or closed: nothing more can be sent.
     Closed,
     /// The protocol version in use cannot do this (binary or ping on hixie).
@@ -184,23 +187,7 @@ impl Error {
     /// [`response`](Error::response) as HTTP/1.1 bytes, for servers without an HTTP
     /// stack of their own.
     pub fn response_bytes(&self) -> Option<Vec<u8>> {
-        let res = self.response()?;
-        let status = res.status();
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        )
-        .into_bytes();
-        for (name, value) in res.headers() {
-            out.extend_from_slice(canonical_name(name.as_str()).as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", res.body().len()).as_bytes());
-        out.extend_from_slice(res.body().as_bytes());
-        Some(out)
+        Some(super::handshake::response_bytes(&self.response()?, None))
     }
 
     /// Whether the opening handshake failed (either side).
@@ -231,9 +218,12 @@ impl Error {
         self.kind == ErrorKind::TooBig
     }
 
-    /// Whether a timer expired (idle or close timeout).
+    /// Whether a timer expired (handshake, idle or close timeout).
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, ErrorKind::IdleTimeout | ErrorKind::CloseTimeout)
+        matches!(
+            self.kind,
+            ErrorKind::HandshakeTimeout | ErrorKind::IdleTimeout | ErrorKind::CloseTimeout
+        )
     }
 
     /// Whether this is the error for sending on a closing or closed connection.
@@ -252,26 +242,6 @@ impl Error {
     }
 }
 
-/// `sec-websocket-version` -> `Sec-WebSocket-Version`, for the few names we write.
-fn canonical_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for (i, part) in name.split('-').enumerate() {
-        if i > 0 {
-            out.push('-');
-        }
-        if part == "websocket" {
-            out.push_str("WebSocket");
-            continue;
-        }
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            out.extend(first.to_uppercase());
-            out.push_str(chars.as_str());
-        }
-    }
-    out
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
@@ -280,11 +250,13 @@ impl fmt::Display for Error {
             // These two are also the body of the 426 response: they speak to
             // the client.
             ErrorKind::UnsupportedVersion => f.write_str(
-                "unsupported Sec-WebSocket-Version: this server speaks version 13 (RFC 6455)",
+                "this server does not speak the requested WebSocket version; \
+                 it speaks Sec-WebSocket-Version: 13",
             ),
             ErrorKind::DraftsNotAllowed(v) => write!(
                 f,
-                "{v} is not accepted: this server speaks Sec-WebSocket-Version 13 (RFC 6455)"
+                "this server does not accept {v} WebSocket clients; \
+                 it speaks Sec-WebSocket-Version: 13"
             ),
             ErrorKind::RequestTooLarge => f.write_str("handshake request head is too large"),
             ErrorKind::InvalidUrl(why) => write!(f, "invalid WebSocket URL: {why}"),
@@ -311,6 +283,9 @@ impl fmt::Display for Error {
             ErrorKind::IdleTimeout => f.write_str("peer was silent past the idle timeout"),
             ErrorKind::CloseTimeout => {
                 f.write_str("peer did not complete the closing handshake in time")
+            }
+            ErrorKind::HandshakeTimeout => {
+                f.write_str("the opening handshake did not finish within the handshake timeout")
             }
             ErrorKind::Closed => f.write_str("the WebSocket is closing or closed"),
             ErrorKind::Unsupported(what) => {

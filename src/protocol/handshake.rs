@@ -50,6 +50,49 @@ pub(crate) fn has_token(
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Whether `Upgrade` lists `websocket`.
+fn upgrade_is_websocket(headers: &HeaderMap) -> bool {
+    has_token(headers, http::header::UPGRADE, "websocket")
+}
+
+/// Whether `Connection` lists `upgrade`, as an HTTP/1.1 upgrade needs.
+fn connection_is_upgrade(headers: &HeaderMap) -> bool {
+    has_token(headers, http::header::CONNECTION, "upgrade")
+}
+
+/// Whether a request is a WebSocket upgrade: an HTTP/1.1 GET that asks for a
+/// WebSocket with `Connection: upgrade`, or an HTTP/2 extended CONNECT whose
+/// `:protocol` (`protocol`, which `http::Request` does not carry) is `websocket`
+/// (RFC 8441). The one rule for every layer; [`accept`] checks the same parts in
+/// the order that gives each failure its status.
+pub(crate) fn is_upgrade_request(
+    method: &Method,
+    headers: &HeaderMap,
+    protocol: Option<&str>,
+) -> bool {
+    is_extended_connect(method, protocol)
+        || (method == Method::GET
+            && upgrade_is_websocket(headers)
+            && connection_is_upgrade(headers))
+}
+
+/// Whether a request asks for a WebSocket at all, well-formed or not: an
+/// `Upgrade` that lists `websocket`, or an extended CONNECT. A server answers such
+/// a request itself (with the upgrade or its error status) and never passes it on
+/// as plain HTTP.
+pub(crate) fn wants_websocket(
+    method: &Method,
+    headers: &HeaderMap,
+    protocol: Option<&str>,
+) -> bool {
+    is_extended_connect(method, protocol) || upgrade_is_websocket(headers)
+}
+
+/// Whether a request is an HTTP/2 extended CONNECT for a WebSocket (RFC 8441).
+pub(crate) fn is_extended_connect(method: &Method, protocol: Option<&str>) -> bool {
+    method == Method::CONNECT && protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket"))
+}
+
 /// The comma-separated values of a header, over all its lines, trimmed.
 fn list(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
@@ -104,10 +147,10 @@ fn select_version(req: &Request<()>) -> Result<Version, Error> {
 pub(crate) struct Accepted {
     pub version: Version,
     pub protocol: Option<String>,
-    /// Status line and headers, in wire order and spelling.
+    /// Status line and headers, in wire order (names are written in title case).
     pub status: StatusCode,
     pub reason: &'static str,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: HeaderMap,
     /// hixie-76: the two key numbers, waiting for the 8 body bytes.
     pub hixie76_keys: Option<(u32, u32)>,
     /// The extensions offered and accepted.
@@ -115,54 +158,83 @@ pub(crate) struct Accepted {
 }
 
 impl Accepted {
+    fn new(version: Version, protocol: Option<String>, status: StatusCode) -> Self {
+        Accepted {
+            version,
+            protocol,
+            status,
+            reason: "Switching Protocols",
+            headers: HeaderMap::new(),
+            hixie76_keys: None,
+            extensions: Negotiated::default(),
+        }
+    }
+
+    /// Adds a response header; a value that cannot be a header (an origin or
+    /// host echoed from the request) refuses the request.
+    fn push(&mut self, name: &'static str, value: &str) -> Result<(), Error> {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| malformed("a header value cannot be echoed"))?;
+        self.headers.append(HeaderName::from_static(name), value);
+        Ok(())
+    }
+
     /// The response head as bytes.
     pub fn head_bytes(&self) -> Vec<u8> {
-        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status.as_u16(), self.reason);
-        for (name, value) in &self.headers {
-            out.push_str(name);
-            out.push_str(": ");
-            out.push_str(value);
-            out.push_str("\r\n");
-        }
-        out.push_str("\r\n");
-        out.into_bytes()
+        write_head(
+            format_args!("HTTP/1.1 {} {}", self.status.as_u16(), self.reason),
+            &self.headers,
+        )
     }
 
     /// The response head for an HTTP stack to send.
     pub fn response(&self) -> Response<()> {
         let mut res = Response::new(());
         *res.status_mut() = self.status;
-        for (name, value) in &self.headers {
-            res.headers_mut().append(
-                HeaderName::from_static(lowercase(name)),
-                HeaderValue::from_str(value).expect("validated when built"),
-            );
-        }
+        *res.headers_mut() = self.headers.clone();
         res
     }
 }
 
-fn lowercase(name: &'static str) -> &'static str {
-    match name {
-        "Upgrade" => "upgrade",
-        "Connection" => "connection",
-        "Sec-WebSocket-Accept" => "sec-websocket-accept",
-        "Sec-WebSocket-Protocol" => "sec-websocket-protocol",
-        "Sec-WebSocket-Extensions" => "sec-websocket-extensions",
-        "Sec-WebSocket-Origin" => "sec-websocket-origin",
-        "Sec-WebSocket-Location" => "sec-websocket-location",
-        "WebSocket-Protocol" => "websocket-protocol",
-        "WebSocket-Origin" => "websocket-origin",
-        "WebSocket-Location" => "websocket-location",
-        other => unreachable!("unknown handshake header {other}"),
+/// An HTTP/1.1 head: the start line, each header with its name in title case
+/// (`Sec-WebSocket-Accept`, as the drafts' clients compare it), the blank line.
+/// The one writer of the heads the crate writes itself.
+pub(crate) fn write_head(start_line: std::fmt::Arguments<'_>, headers: &HeaderMap) -> Vec<u8> {
+    let mut out = format!("{start_line}\r\n").into_bytes();
+    for (name, value) in headers {
+        out.extend_from_slice(title_case(name.as_str()).as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A whole HTTP/1.1 response as bytes, with its `Content-Length` unless it is
+/// informational, for servers without an HTTP stack. `reason` is the status
+/// line's phrase (the status's canonical one when `None`).
+pub(crate) fn response_bytes(res: &Response<impl AsRef<[u8]>>, reason: Option<&str>) -> Vec<u8> {
+    let status = res.status();
+    let reason = reason.unwrap_or_else(|| status.canonical_reason().unwrap_or(""));
+    let body = res.body().as_ref();
+    let mut headers = res.headers().clone();
+    if !status.is_informational() {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    let mut out = write_head(
+        format_args!("HTTP/1.1 {} {reason}", status.as_u16()),
+        &headers,
+    );
+    out.extend_from_slice(body);
+    out
 }
 
 /// Validates an upgrade request and builds the response. See
 /// [`Driver::server`](super::Driver::server) for the rules.
 pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, Error> {
     let headers = req.headers();
-    if !has_token(headers, http::header::UPGRADE, "websocket") {
+    if !upgrade_is_websocket(headers) {
         return Err(malformed("missing Upgrade: websocket"));
     }
     if req.method() != Method::GET {
@@ -172,23 +244,15 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
     if req.version() < http::Version::HTTP_11 {
         return Err(malformed("the HTTP version must be at least 1.1"));
     }
-    if !has_token(headers, http::header::CONNECTION, "upgrade") {
+    if !connection_is_upgrade(headers) {
         return Err(malformed("missing Connection: Upgrade"));
     }
     let version = select_version(req)?;
     if version.is_draft() && !options.allow_drafts {
         return Err(Error::new(ErrorKind::DraftsNotAllowed(version)));
     }
-    let protocol = negotiate(headers, version, &options.protocols);
-    let mut out = Accepted {
-        version,
-        protocol: protocol.clone(),
-        status: StatusCode::SWITCHING_PROTOCOLS,
-        reason: "Switching Protocols",
-        headers: Vec::new(),
-        hixie76_keys: None,
-        extensions: Negotiated::default(),
-    };
+    let protocol = negotiate(headers, version, &options.protocols).map(str::to_owned);
+    let mut out = Accepted::new(version, protocol.clone(), StatusCode::SWITCHING_PROTOCOLS);
     match version {
         Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => {
             let key = single(headers, "sec-websocket-key")?
@@ -197,16 +261,15 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
                 Ok(raw) if raw.len() == 16 => {}
                 _ => return Err(malformed("Sec-WebSocket-Key is not base64 of 16 bytes")),
             }
-            out.headers.push(("Upgrade", "websocket".into()));
-            out.headers.push(("Connection", "Upgrade".into()));
-            out.headers
-                .push(("Sec-WebSocket-Accept", accept_key(key.as_bytes())));
-            if let Some(p) = protocol {
-                out.headers.push(("Sec-WebSocket-Protocol", p));
+            out.push("upgrade", "websocket")?;
+            out.push("connection", "Upgrade")?;
+            out.push("sec-websocket-accept", &accept_key(key.as_bytes()))?;
+            if let Some(p) = &protocol {
+                out.push("sec-websocket-protocol", p)?;
             }
             let (extensions, answer) = extension::server_accept(headers, options);
             if let Some(answer) = answer {
-                out.headers.push(("Sec-WebSocket-Extensions", answer));
+                out.push("sec-websocket-extensions", &answer)?;
             }
             out.extensions = extensions;
         }
@@ -223,34 +286,30 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
             let host = single(headers, "host")?.ok_or_else(|| malformed("missing Host"))?;
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
             let scheme = if options.secure { "wss" } else { "ws" };
-            out.headers.push(("Upgrade", "WebSocket".into()));
-            out.headers.push(("Connection", "Upgrade".into()));
-            if let Some(origin) = single(headers, "origin")? {
-                let name = if hixie76 {
-                    "Sec-WebSocket-Origin"
-                } else {
-                    "WebSocket-Origin"
-                };
-                out.headers.push((name, origin.to_owned()));
-            }
-            let name = if hixie76 {
-                "Sec-WebSocket-Location"
+            // hixie-76 names its headers `Sec-WebSocket-*`, hixie-75 `WebSocket-*`.
+            let (origin_name, location_name, protocol_name) = if hixie76 {
+                (
+                    "sec-websocket-origin",
+                    "sec-websocket-location",
+                    "sec-websocket-protocol",
+                )
             } else {
-                "WebSocket-Location"
+                (
+                    "websocket-origin",
+                    "websocket-location",
+                    "websocket-protocol",
+                )
             };
-            out.headers.push((name, format!("{scheme}://{host}{path}")));
-            if let Some(p) = protocol {
-                let name = if hixie76 {
-                    "Sec-WebSocket-Protocol"
-                } else {
-                    "WebSocket-Protocol"
-                };
-                out.headers.push((name, p));
+            out.push("upgrade", "WebSocket")?;
+            out.push("connection", "Upgrade")?;
+            if let Some(origin) = single(headers, "origin")? {
+                out.push(origin_name, origin)?;
+            }
+            out.push(location_name, &format!("{scheme}://{host}{path}"))?;
+            if let Some(p) = &protocol {
+                out.push(protocol_name, p)?;
             }
         }
-    }
-    for (_, value) in &out.headers {
-        HeaderValue::from_str(value).map_err(|_| malformed("a header value cannot be echoed"))?;
     }
     Ok(out)
 }
@@ -271,39 +330,42 @@ pub(crate) fn accept_extended_connect(
         Some(_) => return Err(Error::new(ErrorKind::UnsupportedVersion)),
         None => return Err(malformed("missing Sec-WebSocket-Version")),
     }
-    let protocol = negotiate(req.headers(), Version::Hybi13, &options.protocols);
-    let mut out = Accepted {
-        version: Version::Hybi13,
-        protocol: protocol.clone(),
-        status: StatusCode::OK,
-        reason: "OK",
-        headers: Vec::new(),
-        hixie76_keys: None,
-        extensions: Negotiated::default(),
-    };
-    if let Some(p) = protocol {
-        HeaderValue::from_str(&p).map_err(|_| malformed("a header value cannot be echoed"))?;
-        out.headers.push(("Sec-WebSocket-Protocol", p));
+    let protocol = negotiate(req.headers(), Version::Hybi13, &options.protocols).map(str::to_owned);
+    let mut out = Accepted::new(Version::Hybi13, protocol.clone(), StatusCode::OK);
+    out.reason = "OK";
+    if let Some(p) = &protocol {
+        out.push("sec-websocket-protocol", p)?;
     }
     // RFC 8441 keeps the extension negotiation of RFC 6455.
     let (extensions, answer) = extension::server_accept(req.headers(), options);
     if let Some(answer) = answer {
-        out.headers.push(("Sec-WebSocket-Extensions", answer));
+        out.push("sec-websocket-extensions", &answer)?;
     }
     out.extensions = extensions;
     Ok(out)
 }
 
-/// The first protocol in the client's list that the server supports.
-fn negotiate(headers: &HeaderMap, version: Version, supported: &[String]) -> Option<String> {
+/// The subprotocols a client offers, in its order of preference (hixie-75 names
+/// the header `WebSocket-Protocol`).
+pub(crate) fn requested_protocols(headers: &HeaderMap, version: Version) -> Vec<String> {
     let name = if version == Version::Hixie75 {
         "websocket-protocol"
     } else {
         "sec-websocket-protocol"
     };
     list(headers, name)
-        .into_iter()
-        .find(|offered| supported.iter().any(|s| s == offered))
+}
+
+/// The first protocol in the client's list that the server supports.
+pub(crate) fn negotiate<'a>(
+    headers: &HeaderMap,
+    version: Version,
+    supported: &'a [String],
+) -> Option<&'a str> {
+    requested_protocols(headers, version)
+        .iter()
+        .find_map(|offered| supported.iter().find(|s| *s == offered))
+        .map(String::as_str)
 }
 
 /// A hixie-76 key's number: its digits divided by its spaces, which must divide
@@ -491,16 +553,10 @@ impl ClientHandshake {
 
     /// The request as bytes, header names in their conventional spelling.
     pub(crate) fn request_bytes(&self) -> Vec<u8> {
-        let req = &self.request;
-        let mut out = format!("GET {} HTTP/1.1\r\n", req.uri()).into_bytes();
-        for (name, value) in req.headers() {
-            out.extend_from_slice(title_case(name.as_str()).as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        out
+        write_head(
+            format_args!("GET {} HTTP/1.1", self.request.uri()),
+            self.request.headers(),
+        )
     }
 
     /// Checks the server's response; returns the chosen subprotocol and the
@@ -510,10 +566,10 @@ impl ClientHandshake {
             return Err(Error::new(ErrorKind::UnexpectedStatus(res.status())));
         }
         let headers = res.headers();
-        if !has_token(headers, http::header::UPGRADE, "websocket") {
+        if !upgrade_is_websocket(headers) {
             return Err(bad_response("missing Upgrade: websocket"));
         }
-        if !has_token(headers, http::header::CONNECTION, "upgrade") {
+        if !connection_is_upgrade(headers) {
             return Err(bad_response("missing Connection: Upgrade"));
         }
         match single(headers, "sec-websocket-accept") {

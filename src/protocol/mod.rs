@@ -36,8 +36,13 @@ pub use deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use driver::{Driver, KEEPALIVE_PAYLOAD};
 pub use error::{Error, ErrorKind};
 pub use event::{Event, Message, Transmit};
-pub(crate) use handshake::has_token;
+pub(crate) use handshake::{
+    accept as check_request, accept_extended_connect as check_extended_connect,
+    is_extended_connect, is_upgrade_request, response_bytes, wants_websocket, Accepted,
+};
 pub use handshake::{accept_key, parse_request};
+#[cfg(feature = "axum")]
+pub(crate) use handshake::{negotiate, requested_protocols};
 pub use mask::apply_mask;
 pub use options::Options;
 pub use utf8::Utf8Bytes;

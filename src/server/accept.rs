@@ -4,32 +4,33 @@
 
 use super::shutdown::{Shutdown, Tracker};
 use super::ServerSocket;
-use crate::protocol::{self, Driver, Options, Version};
-use crate::socket::{Config, WebSocket};
+use crate::protocol::{self, Accepted, Driver, Options, Version};
+use crate::socket::{Accept, Config, WebSocket};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
-use http::{Extensions, Method, Request, Response, StatusCode};
+use http::{Extensions, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-pub(crate) use crate::protocol::has_token;
-
-/// An HTTP/2 CONNECT whose `:protocol` is `websocket` (RFC 8441).
-pub(crate) fn is_extended_connect(method: &Method, extensions: &Extensions) -> bool {
-    method == Method::CONNECT
-        && extensions
-            .get::<hyper::ext::Protocol>()
-            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+/// The HTTP/2 `:protocol` pseudo-header, which hyper keeps in the extensions.
+pub(crate) fn pseudo_protocol(extensions: &Extensions) -> Option<&str> {
+    extensions
+        .get::<hyper::ext::Protocol>()
+        .map(hyper::ext::Protocol::as_str)
 }
 
-/// Whether a request asks for a WebSocket at all, well-formed or not. Such requests
-/// are answered here (with 101, 200 or an error) and never passed on.
+/// Whether a request asks for a WebSocket at all, well-formed or not (the core's
+/// rule). Such requests are answered here (with 101, 200 or an error) and never
+/// passed on.
 pub(crate) fn wants_websocket(parts: &Parts) -> bool {
-    is_extended_connect(&parts.method, &parts.extensions)
-        || has_token(&parts.headers, header::UPGRADE, "websocket")
+    protocol::wants_websocket(
+        &parts.method,
+        &parts.headers,
+        pseudo_protocol(&parts.extensions),
+    )
 }
 
 /// Why an upgrade request is answered with an error.
@@ -144,7 +145,8 @@ impl OriginPolicy {
     }
 }
 
-/// The settings the layer and the extractor share.
+/// The settings the layer and the extractor share; [`settings_methods!`] writes
+/// their builder methods once for both.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Settings {
     pub config: Config,
@@ -167,6 +169,15 @@ impl Settings {
         options
     }
 
+    /// The subprotocols this server speaks.
+    #[cfg(feature = "axum")]
+    pub(crate) fn protocols(&self) -> &[String] {
+        match &self.protocols {
+            Some(protocols) => protocols,
+            None => self.config.get_options().get_protocols(),
+        }
+    }
+
     pub(crate) fn check_shutdown(&self) -> Result<(), Refusal> {
         match &self.shutdown {
             Some(shutdown) if shutdown.is_triggered() => Err(Refusal::ShuttingDown),
@@ -187,14 +198,110 @@ impl Settings {
         self.config.clone().options(self.options())
     }
 
-    /// Checks an upgrade request and builds its driver.
-    pub(crate) fn accept(&self, parts: &Parts) -> Result<Driver, Refusal> {
-        self.check_shutdown()?;
-        let driver = Head::of(parts).driver(self.options())?;
-        self.check_origin(&parts.headers)?;
-        Ok(driver)
+    /// What a per-request [`Accept`] changes for this request.
+    pub(crate) fn apply(&mut self, accept: &mut Accept) {
+        if let Some(config) = accept.config.take() {
+            self.config = config;
+        }
+        if let Some(protocols) = accept.protocols.take() {
+            self.protocols = Some(protocols);
+        }
     }
 }
+
+/// The builder methods over [`Settings`] that [`WsLayer`](super::WsLayer) and
+/// [`WsUpgrade`](super::WsUpgrade) share, written once. Expands inside an `impl`
+/// block of a type with a `settings: Settings` field.
+macro_rules! settings_methods {
+    () => {
+        /// The subprotocols this server speaks. The first protocol in the
+        /// client's list that appears here is chosen; with no match the handshake
+        /// succeeds without one (RFC 6455 section 4.2.2). Overrides the config's
+        /// list, whichever is called first.
+        pub fn protocols<I, S>(mut self, protocols: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.settings.protocols = Some(protocols.into_iter().map(Into::into).collect());
+            self
+        }
+
+        /// The socket's settings (limits, timers, buffers); its protocol options
+        /// are the core's. It replaces the whole config: call it before
+        /// [`max_message_size`](Self::max_message_size) and the other shorthands.
+        /// [`protocols`](Self::protocols) and [`allow_drafts`](Self::allow_drafts)
+        /// override the matching options whichever is called first.
+        pub fn config(mut self, config: $crate::socket::Config) -> Self {
+            self.settings.config = config;
+            self
+        }
+
+        /// The largest incoming message (1009 above it); shorthand for
+        /// [`Config::max_message_size`](crate::Config::max_message_size).
+        pub fn max_message_size(mut self, bytes: usize) -> Self {
+            self.settings.config =
+                std::mem::take(&mut self.settings.config).max_message_size(bytes);
+            self
+        }
+
+        /// The largest incoming frame (1009 above it); shorthand for
+        /// [`Config::max_frame_size`](crate::Config::max_frame_size).
+        pub fn max_frame_size(mut self, bytes: usize) -> Self {
+            self.settings.config = std::mem::take(&mut self.settings.config).max_frame_size(bytes);
+            self
+        }
+
+        /// The write buffer's high-water mark, past which `send` waits;
+        /// shorthand for
+        /// [`Config::write_buffer_size`](crate::Config::write_buffer_size).
+        pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+            self.settings.config =
+                std::mem::take(&mut self.settings.config).write_buffer_size(bytes);
+            self
+        }
+
+        /// Also accepts hixie-75 and hixie-76 requests (off by default: they get
+        /// 426). Serve the connection with `title_case_headers(true)` for those
+        /// clients; see [the module docs](crate::server#the-drafts-through-hyper).
+        pub fn allow_drafts(mut self, allow: bool) -> Self {
+            self.settings.allow_drafts = Some(allow);
+            self
+        }
+
+        /// Accepts only these origins (compared ignoring ASCII case); others get
+        /// 403. A request without `Origin` (a non-browser client) is accepted; use
+        /// [`check_origin`](Self::check_origin) to refuse those too.
+        pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            let list: Vec<String> = origins.into_iter().map(Into::into).collect();
+            self.settings.origin = $crate::server::accept::OriginPolicy::List(list.into());
+            self
+        }
+
+        /// Decides on each request's origin (`None` when the request has no
+        /// `Origin` header); `false` answers 403.
+        pub fn check_origin<F>(mut self, check: F) -> Self
+        where
+            F: Fn(Option<&str>) -> bool + Send + Sync + 'static,
+        {
+            self.settings.origin =
+                $crate::server::accept::OriginPolicy::Check(std::sync::Arc::new(check));
+            self
+        }
+
+        /// Tracks every socket in `shutdown`, which can close them all; once it
+        /// is triggered, upgrade requests get 503.
+        pub fn shutdown(mut self, shutdown: &$crate::server::Shutdown) -> Self {
+            self.settings.shutdown = Some(shutdown.clone());
+            self
+        }
+    };
+}
+pub(crate) use settings_methods;
 
 /// What the core reads of an upgrade request: its head without extensions, and
 /// whether it is an extended CONNECT (whose `:protocol` lives in the extensions).
@@ -213,7 +320,10 @@ impl Head {
         *request.headers_mut() = parts.headers.clone();
         Head {
             request,
-            extended_connect: is_extended_connect(&parts.method, &parts.extensions),
+            extended_connect: protocol::is_extended_connect(
+                &parts.method,
+                pseudo_protocol(&parts.extensions),
+            ),
         }
     }
 
@@ -227,7 +337,18 @@ impl Head {
         self.request.headers()
     }
 
-    /// The core's driver for this request.
+    /// Checks the request by the core's rules without building a driver: what
+    /// the answer would be with these options.
+    pub(crate) fn check(&self, options: &Options) -> Result<Accepted, Refusal> {
+        if self.extended_connect {
+            protocol::check_extended_connect(&self.request, options)
+        } else {
+            protocol::check_request(&self.request, options)
+        }
+        .map_err(Refusal::Handshake)
+    }
+
+    /// The core's driver for this request: the one driver built per request.
     pub(crate) fn driver(&self, options: Options) -> Result<Driver, Refusal> {
         if self.extended_connect {
             Driver::server_extended_connect(&self.request, options)
@@ -239,13 +360,15 @@ impl Head {
 }
 
 /// The response head that accepts the handshake: 101 (with the drafts' reason
-/// phrase) or, over HTTP/2, 200.
-pub(crate) fn accepted_response(driver: &Driver) -> Response<()> {
+/// phrase) or, over HTTP/2, 200; with the headers a per-request hook added.
+pub(crate) fn accepted_response(driver: &Driver, accept: Accept) -> Response<()> {
     let mut res = Response::new(());
     if let Some(head) = driver.handshake_response() {
         *res.status_mut() = head.status();
         *res.headers_mut() = head.headers().clone();
     }
+    let extra = accept.headers_beside(res.headers());
+    res.headers_mut().extend(extra);
     if driver.version().is_draft() {
         res.extensions_mut()
             .insert(hyper::ext::ReasonPhrase::from_static(
@@ -255,17 +378,26 @@ pub(crate) fn accepted_response(driver: &Driver) -> Response<()> {
     res
 }
 
-/// Called with hyper's error when the connection could not be handed over.
-pub(crate) type OnFailed = Box<dyn FnOnce(hyper::Error) + Send>;
+/// Callbacks for a socket that never reaches its handler.
+#[derive(Default)]
+pub(crate) struct Failures {
+    /// hyper could not hand the connection over after the response.
+    pub upgrade: Option<Box<dyn FnOnce(hyper::Error) + Send>>,
+    /// The handshake did not finish on the upgraded stream (a hixie-76 body that
+    /// did not come within the handshake timeout, or a broken one).
+    pub handshake: Option<Box<dyn FnOnce(crate::Error) + Send>>,
+}
 
 /// Waits for hyper to hand over the connection, then runs `handler` on the socket,
-/// in a task of its own (tracked by `shutdown` when there is one).
+/// in a task of its own (tracked by `shutdown` when there is one). The server's
+/// only calls into the driver once it is built (`start_without_head`, and the
+/// socket's) are here.
 pub(crate) fn spawn_socket<F, Fut>(
     on_upgrade: OnUpgrade,
     mut driver: Driver,
     config: Config,
     shutdown: Option<&Shutdown>,
-    on_failed: Option<OnFailed>,
+    failures: Failures,
     handler: F,
 ) where
     F: FnOnce(ServerSocket) -> Fut + Send + 'static,
@@ -276,7 +408,7 @@ pub(crate) fn spawn_socket<F, Fut>(
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {
-                if let Some(on_failed) = on_failed {
+                if let Some(on_failed) = failures.upgrade {
                     on_failed(e);
                 }
                 return;
@@ -293,9 +425,16 @@ pub(crate) fn spawn_socket<F, Fut>(
                 // never: finish the handshake here, bounded, so the handler gets
                 // an open socket and a client that never sends them costs nothing
                 // past the timeout.
-                match tokio::time::timeout(handshake_timeout, socket.ready()).await {
-                    Ok(Ok(())) => {}
-                    _ => return,
+                let error = match tokio::time::timeout(handshake_timeout, socket.ready()).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(_) => Some(crate::Error::handshake_timeout()),
+                };
+                if let Some(error) = error {
+                    if let Some(on_failed) = failures.handshake {
+                        on_failed(error);
+                    }
+                    return;
                 }
             }
             handler(socket).await;

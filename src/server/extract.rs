@@ -1,10 +1,10 @@
 //! The axum extractor.
 
-use super::accept::{self, Head, OnFailed, OriginPolicy, Refusal, Settings};
+use super::accept::{self, Failures, Head, Refusal, Settings};
 use super::shutdown::Shutdown;
 use super::ServerSocket;
-use crate::protocol::{Options, Version};
-use crate::socket::Config;
+use crate::protocol::{self, Options, Version};
+use crate::socket::Accept;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,6 @@ use http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 
 /// An axum extractor for a WebSocket upgrade request, over HTTP/1.1 or HTTP/2.
 ///
@@ -50,90 +49,57 @@ pub struct WsUpgrade {
     on_upgrade: OnUpgrade,
     settings: Settings,
     version: Version,
-    protocol: Option<String>,
-    on_failed: Option<OnFailed>,
+    failures: Failures,
 }
 
 impl fmt::Debug for WsUpgrade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WsUpgrade")
             .field("version", &self.version)
-            .field("protocol", &self.protocol)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
 
 impl WsUpgrade {
+    accept::settings_methods!();
+
     /// The protocol version the client asked for.
     pub fn version(&self) -> Version {
         self.version
     }
 
+    /// The subprotocols the client offers, in its order of preference.
+    ///
+    /// ```
+    /// # use websocket_protocol::server::WsUpgrade;
+    /// # fn f(ws: WsUpgrade) -> axum::response::Response {
+    /// let wanted = ws.requested_protocols().into_iter().find(|p| p.starts_with("chat."));
+    /// let ws = match wanted {
+    ///     Some(protocol) => ws.protocols([protocol]),
+    ///     None => ws,
+    /// };
+    /// ws.on_upgrade(|socket| async move { drop(socket) })
+    /// # }
+    /// ```
+    pub fn requested_protocols(&self) -> Vec<String> {
+        protocol::requested_protocols(self.head.headers(), self.version)
+    }
+
     /// The subprotocol the handshake will choose from those set with
-    /// [`protocols`](WsUpgrade::protocols), if any.
+    /// [`protocols`](WsUpgrade::protocols) (or the config's), if any.
     pub fn selected_protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        protocol::negotiate(self.head.headers(), self.version, self.settings.protocols())
     }
 
-    /// The subprotocols this server speaks. The first protocol in the client's
-    /// list that appears here is chosen; with no match the handshake succeeds
-    /// without one. Overrides the config's list.
-    pub fn protocols<I, S>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.settings.protocols = Some(protocols.into_iter().map(Into::into).collect());
-        self.protocol = self.negotiate();
-        self
-    }
-
-    /// The socket's settings (limits, timers); its protocol options are the
-    /// core's. [`protocols`](WsUpgrade::protocols) and
-    /// [`allow_drafts`](WsUpgrade::allow_drafts) override the matching options.
-    pub fn config(mut self, config: Config) -> Self {
-        self.settings.config = config;
-        self.protocol = self.negotiate();
-        self
-    }
-
-    /// Also accepts hixie-75 and hixie-76 (off by default: they get 426). Those
-    /// clients need the server's `title_case_headers(true)`; see
-    /// [the module docs](super#the-drafts-through-hyper).
-    pub fn allow_drafts(mut self, allow: bool) -> Self {
-        self.settings.allow_drafts = Some(allow);
-        self
-    }
-
-    /// Accepts only these origins (compared ignoring ASCII case); others get 403
-    /// from [`on_upgrade`](WsUpgrade::on_upgrade). A request without `Origin` (a
-    /// non-browser client) is accepted; use
-    /// [`check_origin`](WsUpgrade::check_origin) to refuse those too.
-    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let list: Vec<String> = origins.into_iter().map(Into::into).collect();
-        self.settings.origin = OriginPolicy::List(list.into());
-        self
-    }
-
-    /// Decides on the request's origin (`None` when it has no `Origin` header);
-    /// `false` makes [`on_upgrade`](WsUpgrade::on_upgrade) answer 403.
-    pub fn check_origin<F>(mut self, check: F) -> Self
-    where
-        F: Fn(Option<&str>) -> bool + Send + Sync + 'static,
-    {
-        self.settings.origin = OriginPolicy::Check(Arc::new(check));
-        self
-    }
-
-    /// Tracks the socket in `shutdown`, which can close every socket it tracks.
-    pub fn shutdown(mut self, shutdown: &Shutdown) -> Self {
-        self.settings.shutdown = Some(shutdown.clone());
-        self
+    /// Chooses `protocol` for this handshake, as axum's method of that name; the
+    /// same as [`protocols`](WsUpgrade::protocols) with one protocol, on a
+    /// `&mut`. The response names it only when the client offered it (RFC 6455
+    /// section 4.2.2 allows no other); otherwise the handshake goes on without a
+    /// subprotocol, which [`selected_protocol`](WsUpgrade::selected_protocol)
+    /// shows.
+    pub fn set_selected_protocol(&mut self, protocol: impl Into<String>) {
+        self.settings.protocols = Some(vec![protocol.into()]);
     }
 
     /// Called with hyper's error if the connection cannot be handed over after the
@@ -143,7 +109,21 @@ impl WsUpgrade {
     where
         F: FnOnce(hyper::Error) + Send + 'static,
     {
-        self.on_failed = Some(Box::new(callback));
+        self.failures.upgrade = Some(Box::new(callback));
+        self
+    }
+
+    /// Called when the connection was handed over but the handshake did not
+    /// finish on it, so the callback of [`on_upgrade`](WsUpgrade::on_upgrade)
+    /// never runs: a hixie-76 client whose 8 key bytes did not come within the
+    /// config's [`handshake_timeout`](crate::Config::handshake_timeout) (an
+    /// error whose [`is_timeout`](crate::Error::is_timeout) is true, as on every
+    /// path) or whose stream broke. By default the failure is dropped silently.
+    pub fn on_failed_handshake<F>(mut self, callback: F) -> Self
+    where
+        F: FnOnce(crate::Error) + Send + 'static,
+    {
+        self.failures.handshake = Some(Box::new(callback));
         self
     }
 
@@ -169,22 +149,17 @@ impl WsUpgrade {
             Ok(driver) => driver,
             Err(refusal) => return WsRejection::new(refusal, http_version).into_response(),
         };
-        let response = accept::accepted_response(&driver).map(|()| Body::empty());
+        let response =
+            accept::accepted_response(&driver, Accept::default()).map(|()| Body::empty());
         accept::spawn_socket(
             self.on_upgrade,
             driver,
             self.settings.socket_config(),
             self.settings.shutdown.as_ref(),
-            self.on_failed,
+            self.failures,
             callback,
         );
         response
-    }
-
-    fn negotiate(&self) -> Option<String> {
-        let options = self.settings.options().allow_drafts(true);
-        let driver = self.head.driver(options).ok()?;
-        driver.protocol().map(str::to_owned)
     }
 
     fn extract(parts: &mut Parts) -> Result<Self, WsRejection> {
@@ -192,9 +167,10 @@ impl WsUpgrade {
         let refuse = |refusal| WsRejection::new(refusal, version);
         let head = Head::of(parts);
         // The drafts are decided in `on_upgrade`, once the handler has said whether
-        // it takes them; everything else is checked now.
-        let probe = head
-            .driver(Options::default().allow_drafts(true))
+        // it takes them; everything else is checked now, by the core's rules,
+        // without building the driver that `on_upgrade` builds.
+        let checked = head
+            .check(&Options::default().allow_drafts(true))
             .map_err(refuse)?;
         let settings = Settings {
             shutdown: parts.extensions.get::<Shutdown>().cloned(),
@@ -209,9 +185,8 @@ impl WsUpgrade {
             head,
             on_upgrade,
             settings,
-            version: probe.version(),
-            protocol: None,
-            on_failed: None,
+            version: checked.version,
+            failures: Failures::default(),
         })
     }
 }

@@ -1,12 +1,12 @@
 //! The tower layer: WebSocket requests are answered and handed to a handler, every
 //! other request goes to the inner service untouched.
 
-use super::accept::{self, OriginPolicy, Settings};
+use super::accept::{self, Failures, Head, Refusal, Settings};
 use super::request::RequestInfo;
-use super::shutdown::Shutdown;
 use super::ServerSocket;
-use crate::socket::Config;
+use crate::socket::{Accept, Refuse};
 use bytes::Bytes;
+use http::request::Parts;
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use std::future::Future;
@@ -48,13 +48,18 @@ pub type WsBody<B> = Either<B, Full<Bytes>>;
 pub struct WsLayer<H> {
     handler: Arc<H>,
     settings: Settings,
+    hook: Option<Arc<RequestHook>>,
 }
+
+/// A per-request decision of [`WsLayer::on_request`].
+type RequestHook = dyn Fn(&mut Parts) -> Result<Accept, Refuse> + Send + Sync;
 
 impl<H> Clone for WsLayer<H> {
     fn clone(&self) -> Self {
         WsLayer {
             handler: self.handler.clone(),
             settings: self.settings.clone(),
+            hook: self.hook.clone(),
         }
     }
 }
@@ -77,66 +82,53 @@ where
         WsLayer {
             handler: Arc::new(handler),
             settings: Settings::default(),
+            hook: None,
         }
     }
 }
 
 impl<H> WsLayer<H> {
-    /// The subprotocols this server speaks. The first protocol in the client's
-    /// list that appears here is chosen; with no match the handshake succeeds
-    /// without one (RFC 6455 section 4.2.2). Overrides the config's list.
-    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    accept::settings_methods!();
+
+    /// Decides on each upgrade request before it is answered: `hook` sees the
+    /// request's head (method, URI with path and query, headers, extensions)
+    /// once the core and the origin policy found it a valid upgrade, and
+    /// returns an [`Accept`] (the subprotocols, config and extra response
+    /// headers for this request) or a [`Refuse`], the response that refuses
+    /// it, sent as it is (any status, headers and body).
+    ///
+    /// It may insert values into the extensions (the user a token belongs to):
+    /// the handler finds them in [`RequestInfo::extensions`]. The hook runs
+    /// inside the service call, so it must not block; a decision that needs I/O
+    /// (a session store) belongs in a middleware in front of the layer, which
+    /// can leave its result in the extensions for the hook.
+    ///
+    /// ```
+    /// use websocket_protocol::server::{RequestInfo, ServerSocket, WsLayer};
+    /// use websocket_protocol::socket::Accept;
+    ///
+    /// let layer = WsLayer::new(|ws: ServerSocket, req: RequestInfo| async move {
+    ///     let user = req.extensions().get::<String>().cloned();
+    ///     println!("{user:?} connected");
+    ///     drop(ws);
+    /// })
+    /// .on_request(|req| {
+    ///     let token = req.uri.query().and_then(|q| q.strip_prefix("token="));
+    ///     let Some(user) = token.and_then(|t| t.strip_prefix("user-")) else {
+    ///         return Err((http::StatusCode::UNAUTHORIZED, "a token is needed\n").into());
+    ///     };
+    ///     req.extensions.insert(user.to_owned());
+    ///     match req.uri.path() {
+    ///         "/v2" => Ok(Accept::default().protocols(["chat.v2"])),
+    ///         _ => Ok(Accept::default().protocols(["chat"])),
+    ///     }
+    /// });
+    /// ```
+    pub fn on_request<F>(mut self, hook: F) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        F: Fn(&mut Parts) -> Result<Accept, Refuse> + Send + Sync + 'static,
     {
-        self.settings.protocols = Some(protocols.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Accepts only these origins (compared ignoring ASCII case); others get 403.
-    /// A request without `Origin` (a non-browser client) is accepted; use
-    /// [`check_origin`](WsLayer::check_origin) to refuse those too.
-    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let list: Vec<String> = origins.into_iter().map(Into::into).collect();
-        self.settings.origin = OriginPolicy::List(list.into());
-        self
-    }
-
-    /// Decides on each request's origin (`None` when the request has no `Origin`
-    /// header); `false` answers 403.
-    pub fn check_origin<F>(mut self, check: F) -> Self
-    where
-        F: Fn(Option<&str>) -> bool + Send + Sync + 'static,
-    {
-        self.settings.origin = OriginPolicy::Check(Arc::new(check));
-        self
-    }
-
-    /// The socket's settings (limits, timers); its protocol options are the
-    /// core's. [`protocols`](WsLayer::protocols) and
-    /// [`allow_drafts`](WsLayer::allow_drafts) override the matching options
-    /// whichever is called first.
-    pub fn config(mut self, config: Config) -> Self {
-        self.settings.config = config;
-        self
-    }
-
-    /// Also accepts hixie-75 and hixie-76 requests (off by default: they get 426).
-    /// Serve the connection with `title_case_headers(true)` for those clients; see
-    /// [the module docs](super#the-drafts-through-hyper).
-    pub fn allow_drafts(mut self, allow: bool) -> Self {
-        self.settings.allow_drafts = Some(allow);
-        self
-    }
-
-    /// Tracks every socket in `shutdown`, which can close them all.
-    pub fn shutdown(mut self, shutdown: &Shutdown) -> Self {
-        self.settings.shutdown = Some(shutdown.clone());
+        self.hook = Some(Arc::new(hook));
         self
     }
 }
@@ -149,6 +141,7 @@ impl<S, H> tower_layer::Layer<S> for WsLayer<H> {
             inner,
             handler: self.handler.clone(),
             settings: Arc::new(self.settings.clone()),
+            hook: self.hook.clone(),
         }
     }
 }
@@ -158,6 +151,7 @@ pub struct WsService<S, H> {
     inner: S,
     handler: Arc<H>,
     settings: Arc<Settings>,
+    hook: Option<Arc<RequestHook>>,
 }
 
 impl<S: Clone, H> Clone for WsService<S, H> {
@@ -166,6 +160,7 @@ impl<S: Clone, H> Clone for WsService<S, H> {
             inner: self.inner.clone(),
             handler: self.handler.clone(),
             settings: self.settings.clone(),
+            hook: self.hook.clone(),
         }
     }
 }
@@ -209,30 +204,59 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     /// Answers an upgrade request and, when it is accepted, spawns its handler.
-    fn upgrade(&self, parts: &mut http::request::Parts) -> Response<Full<Bytes>> {
+    fn upgrade(&self, parts: &mut Parts) -> Response<Full<Bytes>> {
+        match self.try_upgrade(parts) {
+            Ok(response) | Err(response) => response,
+        }
+    }
+
+    /// The 101 (or 200) with the handler spawned, or the refusal. Both sides
+    /// are the response, moved once per upgrade request, so its size is moot.
+    #[allow(clippy::result_large_err)]
+    fn try_upgrade(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
         let version = parts.version;
-        let refused = |refusal: accept::Refusal| refusal.response(version).map(Full::from);
-        let driver = match self.settings.accept(parts) {
-            Ok(driver) => driver,
-            Err(refusal) => return refused(refusal),
+        let refused = |refusal: Refusal| refusal.response(version).map(Full::from);
+        let head = Head::of(parts);
+        self.settings.check_shutdown().map_err(refused)?;
+        // The hook sees only requests the core and the origin policy accept, and
+        // its choices apply to this request only; without a hook, building the
+        // driver is the check.
+        let (settings, accept) = match &self.hook {
+            None => (None, Accept::default()),
+            Some(hook) => {
+                head.check(&self.settings.options()).map_err(refused)?;
+                self.settings
+                    .check_origin(&parts.headers)
+                    .map_err(refused)?;
+                let mut accept = hook(parts).map_err(|r| r.into_response().map(Full::new))?;
+                let mut own = Settings::clone(&self.settings);
+                own.apply(&mut accept);
+                (Some(own), accept)
+            }
         };
-        let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
-            return refused(accept::Refusal::NotUpgradable);
-        };
-        let response = accept::accepted_response(&driver).map(|()| Full::default());
+        let settings = settings.as_ref().unwrap_or(&self.settings);
+        let driver = head.driver(settings.options()).map_err(refused)?;
+        settings.check_origin(&parts.headers).map_err(refused)?;
+        let on_upgrade = parts
+            .extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or_else(|| refused(Refusal::NotUpgradable))?;
+        let response = accept::accepted_response(&driver, accept).map(|()| Full::default());
         let info =
             RequestInfo::from_parts(std::mem::replace(parts, Request::new(()).into_parts().0));
         let handler = self.handler.clone();
-        let config = self.settings.socket_config();
         accept::spawn_socket(
             on_upgrade,
             driver,
-            config,
-            self.settings.shutdown.as_ref(),
-            None,
+            settings.socket_config(),
+            settings.shutdown.as_ref(),
+            Failures::default(),
             move |ws| handler(ws, info),
         );
-        response
+        Ok(response)
     }
 }
 

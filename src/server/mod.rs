@@ -21,18 +21,25 @@
 //! `Sec-WebSocket-Key`), 405 for a method other than GET (CONNECT on HTTP/2), 426
 //! with `Sec-WebSocket-Version: 13` for a version this server does not speak (and
 //! for the drafts unless allowed), 403 for an origin the policy refuses, 503 once
-//! [`Shutdown`] was triggered.
+//! [`Shutdown`] was triggered, and whatever a
+//! [per-request hook](#deciding-per-request) answers.
+//!
+//! One rule, the core's, decides what an upgrade request is: [`is_websocket`],
+//! the layer, the extractor and [`Driver::server`](crate::protocol::Driver::server)
+//! cannot disagree. The layer also takes a request whose `Upgrade` lists
+//! `websocket` but that is not a valid upgrade, to answer it with its error.
 //!
 //! # Serving with hyper
 //!
-//! [`http_builder`] returns hyper-util's HTTP/1.1 + HTTP/2 server builder set up for
-//! WebSockets; serve each connection with `serve_connection_with_upgrades`, since an
-//! upgrade needs the connection handed over:
+//! [`serve_connection_with`] serves one connection with any tower service (an
+//! axum `Router`, a service built with [`WsLayer`]), upgrades included, through
+//! [`http_builder_with`], with the protections described under
+//! [Timeouts and latency](#timeouts-and-latency). An accept loop is all a server
+//! needs:
 //!
 //! ```no_run
-//! use hyper_util::rt::TokioIo;
-//! use hyper_util::service::TowerToHyperService;
-//! use websocket_protocol::server::{http_builder, RequestInfo, ServerSocket, WsLayer};
+//! use websocket_protocol::server::{serve_connection_with, RequestInfo, ServerSocket, WsLayer};
+//! use websocket_protocol::Config;
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let not_found = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
@@ -49,18 +56,67 @@
 //!     }),
 //!     not_found,
 //! );
+//! let config = Config::default();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
 //! loop {
 //!     let (tcp, _) = listener.accept().await?;
-//!     let service = TowerToHyperService::new(service.clone());
-//!     tokio::spawn(async move {
-//!         let _ = http_builder()
-//!             .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-//!             .await;
-//!     });
+//!     let (service, config) = (service.clone(), config.clone());
+//!     tokio::spawn(async move { serve_connection_with(tcp, service, &config).await });
 //! }
 //! # }
 //! ```
+//!
+//! For hyper's own knobs (HTTP/2 window sizes, keep-alive), take the builder
+//! [`http_builder_with`] returns and serve each connection with its
+//! `serve_connection_with_upgrades`: an upgrade needs the connection handed over.
+//!
+//! # Timeouts and latency
+//!
+//! One setting bounds the opening handshake everywhere:
+//! [`Config::handshake_timeout`](crate::Config::handshake_timeout) (10 s by
+//! default).
+//!
+//! | way to serve | request head that does not come | hixie-76 body that does not come | TCP_NODELAY |
+//! |---|---|---|---|
+//! | [`serve_connection`] / [`serve_connection_with`] | closed at the timeout, from accept, whatever trickles in (nothing, a byte a second, half an HTTP/2 preface) | closed at the timeout | set on a `TcpStream` |
+//! | your loop with [`http_builder`] / [`http_builder_with`] | HTTP/1.1: closed at the timeout once hyper-util has told HTTP/1.1 from HTTP/2 by the first bytes; a connection that sends **nothing** waits unbounded in that detection | closed at the timeout | yours to set: `tcp.set_nodelay(true)` |
+//! | `axum::serve` | **unbounded**: axum gives hyper no timer | closed at the timeout | **off**: add `.tap_io(\|tcp\| { let _ = tcp.set_nodelay(true); })` to the listener (`axum::serve::ListenerExt`) |
+//! | [`WebSocket::accept`](crate::WebSocket::accept) on a raw stream | the whole handshake, bounded | the same | yours to set |
+//!
+//! The hixie-76 bound is the layer's and the extractor's own: they finish that
+//! handshake on the upgraded stream before calling the handler, so the handler
+//! always gets an open socket. A timeout is reported the same way on every path:
+//! an [`Error`](crate::Error) whose [`is_timeout`](crate::Error::is_timeout) is
+//! true and whose kind is [`ErrorKind::Timeout`](crate::ErrorKind::Timeout)
+//! ([`serve_connection_with`] returns it boxed; the extractor's
+//! [`on_failed_handshake`](WsUpgrade::on_failed_handshake) receives it).
+//!
+//! The socket coalesces the frames it has queued into one write, so the kernel's
+//! own batching (Nagle's algorithm) only adds waits: a pong written right after
+//! an echo sits until the peer acknowledges the echo, which a delayed-ACK peer
+//! does after tens of milliseconds (`examples/nagle_rtt.rs` measures it). The
+//! layer and the extractor cannot set TCP_NODELAY themselves under
+//! `axum::serve` or hyper-util's builder: hyper-util wraps the stream in a
+//! private type before hyper hands it over, so
+//! `hyper::upgrade::Upgraded::downcast` cannot give the `TcpStream` back. Set it
+//! where the stream is accepted, as the table says; [`serve_connection`] does.
+//!
+//! `axum::serve` users who want the bounded head wait too serve the `Router`
+//! from an accept loop with [`serve_connection_with`], as above (graceful
+//! shutdown of the WebSockets is [`Shutdown`]'s either way).
+//!
+//! # Deciding per request
+//!
+//! With the extractor, the handler is the per-request decision: it sees the
+//! request through axum's other extractors and sets
+//! [`protocols`](WsUpgrade::protocols), [`config`](WsUpgrade::config) and
+//! the limits before [`on_upgrade`](WsUpgrade::on_upgrade), or returns any
+//! response instead. With the layer, [`WsLayer::on_request`] does the same: it
+//! sees the request head (path, query, headers, extensions) once the request is
+//! found a valid upgrade, and returns an [`Accept`](crate::socket::Accept)
+//! (protocols, config, extra response headers) or the response that refuses it.
+//! [`WebSocket::accept_with`](crate::WebSocket::accept_with) is the same hook on
+//! a raw stream.
 //!
 //! # The drafts through hyper
 //!
@@ -70,7 +126,8 @@
 //! extractor set the drafts' reason phrase through `hyper::ext::ReasonPhrase`, but
 //! hyper writes header names in lower case unless its HTTP/1 server is built with
 //! **`title_case_headers(true)`**, which [`http_builder`] sets. `axum::serve` does
-//! not: serve an axum `Router` that accepts the drafts with [`http_builder`]. The
+//! not: serve an axum `Router` that accepts the drafts with
+//! [`serve_connection_with`] (or [`http_builder`]). The
 //! hixie-76 key bytes are read from the upgraded stream (hyper passes on whatever it
 //! read past the head) and the 16-byte answer follows the head; the handler is
 //! called once they arrived, and a client that does not send them within the
@@ -125,7 +182,9 @@ mod layer;
 mod request;
 mod shutdown;
 
-pub use conn::{http_builder, serve_connection};
+pub use conn::{
+    http_builder, http_builder_with, serve_connection, serve_connection_with, ServeError,
+};
 #[cfg(feature = "axum")]
 pub use extract::{WsRejection, WsUpgrade};
 pub use layer::{ResponseFuture, WsBody, WsLayer, WsService};
@@ -160,12 +219,11 @@ pub type ServerSocket = WebSocket<ServerIo>;
 /// assert!(!is_websocket(&http::Request::get("/").body(()).unwrap()));
 /// ```
 pub fn is_websocket<B>(request: &http::Request<B>) -> bool {
-    if accept::is_extended_connect(request.method(), request.extensions()) {
-        return true;
-    }
-    request.method() == http::Method::GET
-        && accept::has_token(request.headers(), http::header::UPGRADE, "websocket")
-        && accept::has_token(request.headers(), http::header::CONNECTION, "upgrade")
+    crate::protocol::is_upgrade_request(
+        request.method(),
+        request.headers(),
+        accept::pseudo_protocol(request.extensions()),
+    )
 }
 
 #[cfg(test)]

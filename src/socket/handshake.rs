@@ -2,9 +2,145 @@
 
 use super::{Config, WebSocket};
 use crate::error::Error;
-use crate::protocol::Driver;
+use crate::protocol::{self, Driver};
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// A decision on one upgrade request, taken after the request was read and
+/// before it is answered: which subprotocols and [`Config`] to accept it with,
+/// and headers to add to the answer (a cookie, a server name). The hook of
+/// [`WebSocket::accept_with`] and of
+/// [`WsLayer::on_request`](crate::server::WsLayer::on_request) returns it; it
+/// refuses instead by returning a [`Refuse`], the response to send.
+///
+/// `Accept::default()` accepts the request as configured.
+///
+/// ```
+/// use websocket_protocol::socket::Accept;
+/// let accept = Accept::default()
+///     .protocols(["chat.v2"])
+///     .header(http::header::SET_COOKIE, http::HeaderValue::from_static("seen=1"));
+/// # let _ = accept;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Accept {
+    pub(crate) config: Option<Config>,
+    pub(crate) protocols: Option<Vec<String>>,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Accept {
+    /// The subprotocols to accept this request with, in the server's terms: the
+    /// first one in the client's list that appears here is chosen, as
+    /// configured lists are. Overrides the configured list.
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protocols = Some(protocols.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The config for this connection (limits, timers, deflate), replacing the
+    /// configured one. [`protocols`](Accept::protocols) still overrides its list.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Adds a header to the handshake response. Headers the handshake itself
+    /// sets (`Upgrade`, `Connection`, `Sec-WebSocket-*`, the drafts' own) are
+    /// the core's: a header of the same name given here is left out.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The config to accept with, from the configured one.
+    pub(crate) fn apply_to(&mut self, config: Config) -> Config {
+        let config = self.config.take().unwrap_or(config);
+        match self.protocols.take() {
+            Some(protocols) => config.protocols(protocols),
+            None => config,
+        }
+    }
+
+    /// The added headers whose names the handshake response does not use.
+    pub(crate) fn headers_beside(self, handshake: &HeaderMap) -> HeaderMap {
+        let mut extra = HeaderMap::new();
+        let mut name = None;
+        for (n, value) in self.headers {
+            name = n.or(name);
+            match &name {
+                Some(name) if !handshake.contains_key(name) => {
+                    extra.append(name.clone(), value);
+                }
+                _ => {}
+            }
+        }
+        extra
+    }
+}
+
+/// The response that refuses an upgrade request, from a per-request hook
+/// ([`WebSocket::accept_with`],
+/// [`WsLayer::on_request`](crate::server::WsLayer::on_request)): any status,
+/// headers and body. It converts from an `http::Response` whose body converts
+/// into [`Bytes`] (a `String`, a `&'static str`, a `Vec<u8>`), and from a status
+/// with a body, so a hook writes `Err((StatusCode::UNAUTHORIZED, "log in first\n").into())`.
+///
+/// ```
+/// use http::StatusCode;
+/// use websocket_protocol::socket::Refuse;
+/// let refusal = Refuse::from((StatusCode::FORBIDDEN, "not for you\n"));
+/// assert_eq!(refusal.response().status(), 403);
+/// let mut moved = http::Response::new(String::new());
+/// *moved.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+/// assert_eq!(Refuse::from(moved).response().status(), 421);
+/// ```
+#[derive(Debug)]
+pub struct Refuse(Box<Response<Bytes>>);
+
+impl Refuse {
+    /// The response to send.
+    pub fn response(&self) -> &Response<Bytes> {
+        &self.0
+    }
+
+    /// The response to send, to change or take.
+    pub fn into_response(self) -> Response<Bytes> {
+        *self.0
+    }
+}
+
+impl<B: Into<Bytes>> From<Response<B>> for Refuse {
+    fn from(response: Response<B>) -> Self {
+        Refuse(Box::new(response.map(Into::into)))
+    }
+}
+
+impl<B: Into<Bytes>> From<(http::StatusCode, B)> for Refuse {
+    fn from((status, body): (http::StatusCode, B)) -> Self {
+        let mut response = Response::new(body.into());
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Refuse(Box::new(response))
+    }
+}
+
+/// Why [`WebSocket::accept_with`]'s hook refused: the status it answered with.
+fn refused(status: http::StatusCode) -> Error {
+    Error::from(protocol::Error::new(protocol::ErrorKind::UnexpectedStatus(
+        status,
+    )))
+}
 
 /// Size of each read of the request head.
 const HEAD_READ: usize = 2048;
@@ -40,17 +176,60 @@ where
     ///
     /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
     pub async fn accept(io: IO, config: Config) -> Result<Self, Error> {
+        Self::accept_with(io, config, |_| Ok(Accept::default())).await
+    }
+
+    /// Like [`accept`](WebSocket::accept), with a hook that sees the request
+    /// (path, query, headers) once it is read and found a valid upgrade, before
+    /// it is answered, as tungstenite's `accept_hdr_async`. The hook returns an
+    /// [`Accept`] (subprotocols, config, extra response headers for this request)
+    /// or the [`Refuse`] response that refuses it: that response is sent with its
+    /// `Content-Length` and `Connection: close`, the stream is shut down, and the
+    /// error returned has the kind [`Handshake`](crate::ErrorKind::Handshake)
+    /// and the response's [`status`](Error::status).
+    ///
+    /// A request the core refuses (malformed, an unknown version) never reaches
+    /// the hook: it gets its error response as with `accept`. The hook runs
+    /// within [`Config::handshake_timeout`].
+    ///
+    /// ```no_run
+    /// use websocket_protocol::socket::Accept;
+    /// use websocket_protocol::{Config, WebSocket};
+    /// # async fn f(tcp: tokio::net::TcpStream) -> Result<(), Box<dyn std::error::Error>> {
+    /// let ws = WebSocket::accept_with(tcp, Config::default(), |req| {
+    ///     if req.headers().get("authorization").is_none() {
+    ///         return Err((http::StatusCode::UNAUTHORIZED, "log in first\n").into());
+    ///     }
+    ///     match req.uri().path() {
+    ///         "/v2" => Ok(Accept::default().protocols(["chat.v2"])),
+    ///         _ => Ok(Accept::default().protocols(["chat"])),
+    ///     }
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
+    pub async fn accept_with<F>(io: IO, config: Config, hook: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
+    {
         let timeout = config.get_handshake_timeout();
-        match tokio::time::timeout(timeout, Self::accept_inner(io, config)).await {
+        match tokio::time::timeout(timeout, Self::accept_inner(io, config, hook)).await {
             Ok(result) => result,
-            Err(_) => Err(handshake_timeout()),
+            Err(_) => Err(Error::handshake_timeout()),
         }
     }
 
-    async fn accept_inner(mut io: IO, config: Config) -> Result<Self, Error> {
+    async fn accept_inner<F>(mut io: IO, config: Config, hook: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
+    {
         let mut head = Vec::new();
         let mut chunk = [0u8; HEAD_READ];
-        loop {
+        let request = loop {
             let n = io.read(&mut chunk).await?;
             if n == 0 {
                 return Err(Error::from(io::Error::new(
@@ -59,25 +238,56 @@ where
                 )));
             }
             head.extend_from_slice(&chunk[..n]);
-            match Driver::server_from_bytes(&head, config.get_options().clone()) {
+            match protocol::parse_request(&head, config.get_options()) {
                 Ok(None) => continue,
-                Ok(Some(mut driver)) => {
-                    driver.start();
-                    let mut ws = WebSocket::from_driver(io, driver, config);
-                    ws.flush().await?;
-                    return Ok(ws);
-                }
-                Err(e) => {
-                    if let Some(response) = e.response_bytes() {
-                        // The error is what the caller needs; a peer that is
-                        // gone by now does not change it.
-                        let _ = io.write_all(&response).await;
-                        let _ = io.shutdown().await;
-                    }
-                    return Err(e.into());
-                }
+                Ok(Some((request, _))) => break request,
+                Err(e) => return Err(refuse(io, e).await),
             }
+        };
+        // The core's rules first, so the hook only sees valid upgrades.
+        if let Err(e) = protocol::check_request(&request, config.get_options()) {
+            return Err(refuse(io, e).await);
         }
+        let mut accept = match hook(&request) {
+            Ok(accept) => accept,
+            Err(refusal) => {
+                let mut response = refusal.into_response();
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                let status = response.status();
+                send_refusal(&mut io, &protocol::response_bytes(&response, None)).await;
+                return Err(refused(status));
+            }
+        };
+        let config = accept.apply_to(config);
+        let mut driver = match Driver::server_from_bytes(&head, config.get_options().clone()) {
+            Ok(Some(driver)) => driver,
+            Ok(None) => unreachable!("the head was complete"),
+            Err(e) => return Err(refuse(io, e).await),
+        };
+        let handshake = driver.handshake_response().map(|r| r.headers().clone());
+        let extra = accept.headers_beside(&handshake.unwrap_or_default());
+        if extra.is_empty() {
+            driver.start();
+        } else {
+            // The core's head with the hook's headers after it, through the
+            // core's one head writer.
+            let mut response = driver
+                .handshake_response()
+                .cloned()
+                .unwrap_or_else(|| Response::new(()));
+            response.headers_mut().extend(extra);
+            let head = protocol::response_bytes(
+                &response.map(|()| Bytes::new()),
+                Some(driver.reason_phrase()),
+            );
+            io.write_all(&head).await?;
+            driver.start_without_head();
+        }
+        let mut ws = WebSocket::from_driver(io, driver, config);
+        ws.flush().await?;
+        Ok(ws)
     }
 
     /// Opens a client connection (RFC 6455) on a raw stream to `url`
@@ -116,14 +326,23 @@ where
         match tokio::time::timeout(timeout, ws.ready()).await {
             Ok(Ok(())) => Ok(ws),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(handshake_timeout()),
+            Err(_) => Err(Error::handshake_timeout()),
         }
     }
 }
 
-fn handshake_timeout() -> Error {
-    Error::from(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the opening handshake did not finish within the handshake timeout",
-    ))
+/// Answers a request the core refused with its error response, and gives the
+/// error back.
+async fn refuse<IO: AsyncWrite + Unpin>(mut io: IO, e: protocol::Error) -> Error {
+    if let Some(response) = e.response_bytes() {
+        send_refusal(&mut io, &response).await;
+    }
+    e.into()
+}
+
+/// Writes a refusal and shuts the stream down. The refusal is what the caller
+/// needs to know; a peer that is gone by now does not change it.
+async fn send_refusal<IO: AsyncWrite + Unpin>(io: &mut IO, response: &[u8]) {
+    let _ = io.write_all(response).await;
+    let _ = io.shutdown().await;
 }

@@ -109,6 +109,7 @@ mod wakers;
 
 pub use close::CloseHandle;
 pub use config::Config;
+pub use handshake::{Accept, Refuse};
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
 

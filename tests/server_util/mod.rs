@@ -111,3 +111,24 @@ pub async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let body = read_exact(&mut tcp, length).await;
     head + std::str::from_utf8(&body).unwrap()
 }
+
+/// Echoes every message until the connection ends.
+pub async fn echo(mut ws: websocket_protocol::server::ServerSocket) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// An echo router: the extractor on `/extract`, the layer everywhere else.
+#[cfg(feature = "axum")]
+pub fn echo_app() -> axum::Router {
+    use websocket_protocol::server::{RequestInfo, ServerSocket, WsLayer, WsUpgrade};
+    axum::Router::new()
+        .route(
+            "/extract",
+            axum::routing::get(|ws: WsUpgrade| async move { ws.on_upgrade(echo) }),
+        )
+        .layer(WsLayer::new(|ws: ServerSocket, _req: RequestInfo| echo(ws)))
+}

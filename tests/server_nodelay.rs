@@ -1,0 +1,87 @@
+//! TCP_NODELAY on the server's end of a WebSocket, checked on the socket
+//! itself (no timing): `serve_connection` sets it for the layer and the
+//! extractor, and `axum::serve` gets it with the one line the server docs give.
+#![cfg(unix)]
+
+mod server_util;
+
+use axum::serve::ListenerExt;
+use futures::{SinkExt, StreamExt};
+use server_util::echo_app;
+use std::mem::ManuallyDrop;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as TMessage;
+use websocket_protocol::server::serve_connection;
+
+/// Whether the socket behind `fd` has TCP_NODELAY set.
+fn nodelay(fd: RawFd) -> bool {
+    // SAFETY: `fd` is the server's open socket, alive while the client is
+    // connected (the handler echoes until the client closes); ManuallyDrop keeps
+    // this view from closing it.
+    let tcp = ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+    tcp.nodelay().unwrap()
+}
+
+/// Opens a WebSocket to `path` through tokio-tungstenite, exchanges one message
+/// (so the server's handler holds the socket), and returns the client.
+async fn open(
+    addr: SocketAddr,
+    path: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
+        .await
+        .unwrap();
+    ws.send(TMessage::text("hi")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), TMessage::text("hi"));
+    ws
+}
+
+/// Opens a socket through the layer and one through the extractor, and checks
+/// the server's end of each (`accepted` gives the fds in accept order).
+async fn assert_nodelay_through_layer_and_extractor(
+    addr: SocketAddr,
+    accepted: &mut mpsc::UnboundedReceiver<RawFd>,
+) {
+    for path in ["/", "/extract"] {
+        let mut ws = open(addr, path).await;
+        let fd = accepted.recv().await.unwrap();
+        assert!(
+            nodelay(fd),
+            "TCP_NODELAY is off on the server socket for {path}"
+        );
+        ws.close(None).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn serve_connection_sets_nodelay_for_the_layer_and_the_extractor() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (fds, mut accepted) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            assert!(!tcp.nodelay().unwrap(), "off until the server sets it");
+            fds.send(tcp.as_raw_fd()).unwrap();
+            tokio::spawn(serve_connection(tcp, echo_app()));
+        }
+    });
+    assert_nodelay_through_layer_and_extractor(addr, &mut accepted).await;
+}
+
+#[tokio::test]
+async fn axum_serve_with_the_documented_tap_io_sets_nodelay() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (fds, mut accepted) = mpsc::unbounded_channel();
+    let listener = listener.tap_io(move |tcp| {
+        // The line the server docs give axum::serve users:
+        let _ = tcp.set_nodelay(true);
+        fds.send(tcp.as_raw_fd()).unwrap();
+    });
+    tokio::spawn(async move { axum::serve(listener, echo_app()).await });
+    assert_nodelay_through_layer_and_extractor(addr, &mut accepted).await;
+}

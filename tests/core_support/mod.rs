@@ -2,6 +2,7 @@
 //! driver's two outputs.
 #![allow(dead_code)]
 
+use std::time::Instant;
 use websocket_protocol::protocol::{Driver, Event, Transmit};
 
 /// The key of RFC 6455 section 1.3's sample handshake.
@@ -43,7 +44,7 @@ pub fn events(d: &mut Driver) -> Vec<Event> {
 /// A server driver for [`upgrade_request`], started, its response taken, open.
 pub fn open_server(options: websocket_protocol::protocol::Options) -> Driver {
     let mut d = Driver::server(&upgrade_request(), options).unwrap();
-    d.start();
+    d.start(Instant::now());
     drain(&mut d);
     assert_eq!(events(&mut d), vec![Event::Open]);
     d

@@ -671,58 +671,28 @@ impl Driver {
     fn process_input(&mut self) {
         // Noted before frames are split off, while the capacity still shows it.
         self.input_large |= self.input.capacity() > RETAINED_INPUT;
-        loop {
-            // One event at a time: nothing more is decoded until it is taken.
-            if !self.events.is_empty() {
-                break;
-            }
-            match &mut self.phase {
-                Phase::Created(_) => break,
-                Phase::Closed { .. }
+        // One event at a time: nothing more is decoded until it is taken.
+        while self.events.is_empty() {
+            let more = match self.phase {
+                Phase::Open
                 | Phase::Closing {
-                    awaiting: Awaiting::Eof,
+                    awaiting: Awaiting::CloseFrame,
                     ..
-                } => {
-                    self.input.clear();
-                    break;
-                }
-                Phase::AwaitingResponse(handshake) => {
-                    let input = self.input.data();
-                    match handshake::parse_response(input, self.options.max_handshake_size) {
-                        Ok(None) => break,
-                        Ok(Some((response, size))) => {
-                            input.advance(size);
-                            match handshake.check(&response) {
-                                Ok((protocol, extensions)) => {
-                                    self.protocol = protocol;
-                                    self.enable_extensions(extensions);
-                                    self.response = Some(response);
-                                    self.open();
-                                }
-                                Err(e) => self.fail_handshake(e),
-                            }
-                        }
-                        Err(e) => self.fail_handshake(e),
+                } => match self.framing.decode(self.input.data()) {
+                    Ok(Some(frame)) => {
+                        self.on_frame(frame);
+                        true
                     }
-                }
-                Phase::Hixie76AwaitingKey3 { keys } => {
-                    let keys = *keys;
-                    let input = self.input.data();
-                    let Some(key3) = input.get(..8) else {
-                        break;
-                    };
-                    let key3: [u8; 8] = key3.try_into().expect("8 bytes");
-                    input.advance(8);
-                    self.output.extend(&handshake::hixie76_answer(keys, &key3));
-                    self.open();
-                }
-                Phase::Open | Phase::Closing { .. } => {
-                    match self.framing.decode(self.input.data()) {
-                        Ok(Some(frame)) => self.on_frame(frame),
-                        Ok(None) => break,
-                        Err(e) => self.fail(e),
+                    Ok(None) => false,
+                    Err(e) => {
+                        self.fail(e);
+                        true
                     }
-                }
+                },
+                _ => self.process_other_input(),
+            };
+            if !more {
+                break;
             }
         }
         if self.input.is_empty() && self.input_large {
@@ -732,6 +702,53 @@ impl Driver {
         // The end of the stream comes after every event before it.
         if self.eof && self.events.is_empty() {
             self.on_eof();
+        }
+    }
+
+    /// Input outside the open connection: the handshake's, or bytes to drop.
+    /// Returns whether there may be more to do. Kept out of `process_input`,
+    /// whose frame loop is the hot path (the response parser's locals would
+    /// weigh on every call).
+    #[inline(never)]
+    fn process_other_input(&mut self) -> bool {
+        match &mut self.phase {
+            Phase::Created(_) => false,
+            Phase::Open | Phase::Closing { .. } | Phase::Closed { .. } => {
+                self.input.clear();
+                false
+            }
+            Phase::AwaitingResponse(handshake) => {
+                let input = self.input.data();
+                match handshake::parse_response(input, self.options.max_handshake_size) {
+                    Ok(None) => return false,
+                    Ok(Some((response, size))) => {
+                        input.advance(size);
+                        match handshake.check(&response) {
+                            Ok((protocol, extensions)) => {
+                                self.protocol = protocol;
+                                self.enable_extensions(extensions);
+                                self.response = Some(response);
+                                self.open();
+                            }
+                            Err(e) => self.fail_handshake(e),
+                        }
+                    }
+                    Err(e) => self.fail_handshake(e),
+                }
+                true
+            }
+            Phase::Hixie76AwaitingKey3 { keys } => {
+                let keys = *keys;
+                let input = self.input.data();
+                let Some(key3) = input.get(..8) else {
+                    return false;
+                };
+                let key3: [u8; 8] = key3.try_into().expect("8 bytes");
+                input.advance(8);
+                self.output.extend(&handshake::hixie76_answer(keys, &key3));
+                self.open();
+                true
+            }
         }
     }
 

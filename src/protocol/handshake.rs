@@ -4,6 +4,7 @@
 use super::error::{Error, ErrorKind};
 use super::extension::{self, Negotiated, Offer};
 use super::options::Options;
+use super::rng::Randomness;
 use super::version::Version;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -163,7 +164,7 @@ impl Accepted {
             version,
             protocol,
             status,
-            reason: "Switching Protocols",
+            reason: reason_phrase(version),
             headers: HeaderMap::new(),
             hixie76_keys: None,
             extensions: Negotiated::default(),
@@ -230,6 +231,16 @@ pub(crate) fn response_bytes(res: &Response<impl AsRef<[u8]>>, reason: Option<&s
     out
 }
 
+/// The reason phrase of the server's status line: the drafts' own, which some
+/// old clients compare byte for byte.
+pub(crate) fn reason_phrase(version: Version) -> &'static str {
+    match version {
+        Version::Hixie75 => "Web Socket Protocol Handshake",
+        Version::Hixie76 => "WebSocket Protocol Handshake",
+        Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => "Switching Protocols",
+    }
+}
+
 /// Validates an upgrade request and builds the response. See
 /// [`Driver::server`](super::Driver::server) for the rules.
 pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, Error> {
@@ -279,9 +290,6 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
                 let key1 = single(headers, "sec-websocket-key1")?.unwrap_or_default();
                 let key2 = single(headers, "sec-websocket-key2")?.unwrap_or_default();
                 out.hixie76_keys = Some((hixie76_key_number(key1)?, hixie76_key_number(key2)?));
-                out.reason = "WebSocket Protocol Handshake";
-            } else {
-                out.reason = "Web Socket Protocol Handshake";
             }
             let host = single(headers, "host")?.ok_or_else(|| malformed("missing Host"))?;
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -468,7 +476,7 @@ pub(crate) struct ClientHandshake {
 }
 
 impl ClientHandshake {
-    pub(crate) fn new(url: &str, options: &Options) -> Result<Self, Error> {
+    pub(crate) fn new(url: &str, options: &Options, rng: &mut Randomness) -> Result<Self, Error> {
         let invalid = |why| Error::new(ErrorKind::InvalidUrl(why));
         // RFC 6455 section 3: a WebSocket URI has no fragment. (The URI parser
         // would drop it silently.)
@@ -518,7 +526,7 @@ impl ClientHandshake {
             Some(query) => format!("{path}?{query}"),
             None => path.to_owned(),
         };
-        let key = BASE64.encode(rand::random::<[u8; 16]>());
+        let key = BASE64.encode(rng.bytes::<16>());
         let mut request = Request::get(target.as_str())
             .header("Host", host)
             .header("Upgrade", "websocket")

@@ -23,6 +23,7 @@ const MAX_TIMER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// | [`allow_drafts`](Options::allow_drafts) | `false` | server |
 /// | [`secure`](Options::secure) | `false` | server (hixie `Location`) |
 /// | [`headers`](Options::headers) | none | client |
+/// | [`rng_seed`](Options::rng_seed) | thread RNG | client (key, masks) |
 /// | `deflate` (feature `deflate`) | off | both |
 ///
 /// ```
@@ -46,6 +47,7 @@ pub struct Options {
     pub(crate) allow_drafts: bool,
     pub(crate) secure: bool,
     pub(crate) headers: HeaderMap,
+    pub(crate) rng_seed: Option<u64>,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Option<super::DeflateConfig>,
 }
@@ -63,6 +65,7 @@ impl Default for Options {
             allow_drafts: false,
             secure: false,
             headers: HeaderMap::new(),
+            rng_seed: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -111,9 +114,8 @@ impl Options {
     /// sends a 1001 close frame, reports [`ErrorKind::IdleTimeout`], and asks
     /// for the transport to be shut at once (an idle peer is not waited for).
     ///
-    /// Silence is measured at [`Driver::handle_timeout`] calls: bytes fed since
-    /// the previous call count as heard at that call's instant, so call it after
-    /// each batch of input, as the calling order says. With a
+    /// Silence counts from the `now` of the last input that brought bytes
+    /// ([`Driver::receive`], [`Driver::commit`]), or from the opening. With a
     /// [`keepalive`](Options::keepalive) interval shorter than `timeout`, a live
     /// peer answers the pings and stays open, while a dead one gets a ping every
     /// interval and is closed `timeout` after it last spoke.
@@ -121,7 +123,8 @@ impl Options {
     /// Durations over a century count as a century.
     ///
     /// [`ErrorKind::IdleTimeout`]: super::ErrorKind::IdleTimeout
-    /// [`Driver::handle_timeout`]: super::Driver::handle_timeout
+    /// [`Driver::receive`]: super::Driver::receive
+    /// [`Driver::commit`]: super::Driver::commit
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout.min(MAX_TIMER));
         self
@@ -159,6 +162,18 @@ impl Options {
     /// Extra headers for the client's handshake request (authorization, cookies).
     pub fn headers(mut self, headers: HeaderMap) -> Self {
         self.headers = headers;
+        self
+    }
+
+    /// Draws the client's `Sec-WebSocket-Key` and mask keys from a
+    /// [`StdRng`](rand::rngs::StdRng) seeded with `seed` instead of the thread's
+    /// RNG, so that every byte the client sends is reproducible (tests, replays).
+    ///
+    /// Masking exists so that a peer cannot predict the bytes a client puts on
+    /// the wire (RFC 6455 section 10.3): never set a fixed seed in production.
+    /// The stream of a given seed may change with the `rand` version.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
         self
     }
 

@@ -269,7 +269,7 @@ where
         let handshake = driver.handshake_response().map(|r| r.headers().clone());
         let extra = accept.headers_beside(&handshake.unwrap_or_default());
         if extra.is_empty() {
-            driver.start();
+            driver.start(tokio::time::Instant::now().into_std());
         } else {
             // The core's head with the hook's headers after it, through the
             // core's one head writer.
@@ -283,7 +283,7 @@ where
                 Some(driver.reason_phrase()),
             );
             io.write_all(&head).await?;
-            driver.start_without_head();
+            driver.start_without_head(tokio::time::Instant::now().into_std());
         }
         let mut ws = WebSocket::from_driver(io, driver, config);
         ws.flush().await?;
@@ -300,7 +300,7 @@ where
     /// Fails only on a URL that is not a usable `ws://` or `wss://` URL.
     pub fn client(io: IO, url: &str, config: Config) -> Result<Self, Error> {
         let mut driver = Driver::client(url, config.get_options().clone())?;
-        driver.start();
+        driver.start(tokio::time::Instant::now().into_std());
         Ok(WebSocket::from_driver(io, driver, config))
     }
 

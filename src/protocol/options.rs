@@ -23,7 +23,7 @@ const MAX_TIMER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// | [`allow_drafts`](Options::allow_drafts) | `false` | server |
 /// | [`secure`](Options::secure) | `false` | server (hixie `Location`) |
 /// | [`headers`](Options::headers) | none | client |
-/// | `deflate` (feature `deflate`) | off | both |
+/// | [`deflate`](Options::deflate) (feature `deflate`) | server: accepts with `DeflateConfig::default()`; client: no offer | both |
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,7 +47,19 @@ pub struct Options {
     pub(crate) secure: bool,
     pub(crate) headers: HeaderMap,
     #[cfg(feature = "deflate")]
-    pub(crate) deflate: Option<super::DeflateConfig>,
+    pub(crate) deflate: Deflate,
+}
+
+/// permessage-deflate as configured.
+#[cfg(feature = "deflate")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Deflate {
+    /// Not set: a server accepts with the default settings, a client offers nothing.
+    Default,
+    /// Set: a client offers it, a server accepts it.
+    On(super::DeflateConfig),
+    /// Turned off in both roles.
+    Off,
 }
 
 impl Default for Options {
@@ -64,7 +76,7 @@ impl Default for Options {
             secure: false,
             headers: HeaderMap::new(),
             #[cfg(feature = "deflate")]
-            deflate: None,
+            deflate: Deflate::Default,
         }
     }
 }
@@ -162,22 +174,43 @@ impl Options {
         self
     }
 
-    /// Negotiate permessage-deflate (RFC 7692) with these settings: a client
-    /// offers it, a server accepts a compatible offer.
+    /// permessage-deflate (RFC 7692): `Some(config)` to negotiate it with these
+    /// settings in both roles (a client offers it, a server accepts a compatible
+    /// offer), `None` to turn it off in both.
     ///
-    /// Off by default: compression state costs each connection a few hundred KiB
-    /// (the LZ77 windows and hash tables), which would defeat an idle connection
-    /// costing a few KiB. Turn it on where bandwidth matters more than memory.
+    /// Unset, a server accepts a client's offer with [`DeflateConfig::default()`]
+    /// and a client offers nothing. Servers accept by default because a
+    /// connection that negotiated it costs under 100 bytes more until it
+    /// compresses a message and a few KiB after (the window of each direction;
+    /// the zlib states are shared per thread), while text shrinks several times
+    /// on the wire; the figures are on [`DeflateConfig`]. Turn it off where CPU
+    /// matters more than bandwidth, or for traffic that is already compressed.
+    ///
+    /// ```
+    /// use websocket_protocol::protocol::{DeflateConfig, Options};
+    /// let off = Options::default().deflate(None);
+    /// let client = Options::default().deflate(DeflateConfig::default().level(1));
+    /// ```
+    ///
+    /// [`DeflateConfig::default()`]: super::DeflateConfig
     #[cfg(feature = "deflate")]
-    pub fn deflate(mut self, config: super::DeflateConfig) -> Self {
-        self.deflate = Some(config);
+    pub fn deflate(mut self, config: impl Into<Option<super::DeflateConfig>>) -> Self {
+        self.deflate = match config.into() {
+            Some(config) => Deflate::On(config),
+            None => Deflate::Off,
+        };
         self
     }
 
-    /// The permessage-deflate settings, when enabled.
+    /// The permessage-deflate settings a `role` negotiates with, if any.
     #[cfg(feature = "deflate")]
-    pub fn get_deflate(&self) -> Option<&super::DeflateConfig> {
-        self.deflate.as_ref()
+    pub fn get_deflate(&self, role: super::Role) -> Option<&super::DeflateConfig> {
+        const DEFAULT: super::DeflateConfig = super::DeflateConfig::DEFAULT;
+        match (&self.deflate, role) {
+            (Deflate::On(config), _) => Some(config),
+            (Deflate::Default, super::Role::Server) => Some(&DEFAULT),
+            (Deflate::Default, super::Role::Client) | (Deflate::Off, _) => None,
+        }
     }
 
     /// The configured subprotocols.

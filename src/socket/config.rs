@@ -134,7 +134,7 @@ impl Config {
 
     /// Shorthand for [`Options::deflate`]: negotiate permessage-deflate.
     #[cfg(feature = "deflate")]
-    pub fn deflate(self, deflate: crate::protocol::DeflateConfig) -> Self {
+    pub fn deflate(self, deflate: impl Into<Option<crate::protocol::DeflateConfig>>) -> Self {
         self.map_options(|o| o.deflate(deflate))
     }
 

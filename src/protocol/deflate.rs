@@ -101,9 +101,12 @@ impl Default for DeflateConfig {
     }
 }
 
-/// The default compression level. Level 1 against 6, measured by `cargo bench
-/// --bench deflate` (16 KiB JSON with 4 KiB windows): XXX.
-const DEFAULT_LEVEL: u32 = 6;
+/// The default compression level: the knee of the curve measured by `cargo bench
+/// --bench deflate` (server CPU per echoed message, and wire bytes, with 4 KiB
+/// windows): level 3 sends 1% more than level 6 for 16 KiB JSON and 11% more for
+/// 0.5 KiB chat lines, for about 80% of its CPU; level 1 halves level 6's CPU
+/// but sends 58% and 40% more.
+const DEFAULT_LEVEL: u32 = 3;
 
 impl DeflateConfig {
     pub(crate) const DEFAULT: DeflateConfig = DeflateConfig {
@@ -160,7 +163,7 @@ impl DeflateConfig {
         self
     }
 
-    /// The compression level, 0 to 9 (default 6): higher finds more repeats for
+    /// The compression level, 0 to 9 (default 3): higher finds more repeats for
     /// more CPU; see the figures on [`DeflateConfig`].
     pub fn level(mut self, level: u32) -> Self {
         self.level = level.min(9);

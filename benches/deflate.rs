@@ -17,9 +17,9 @@
 //! DEFLATE_CPU_ONLY=1 cargo bench --bench deflate    # the CPU table alone
 //! ```
 
-mod support;
 #[path = "support/servers.rs"]
 mod servers;
+mod support;
 
 use criterion::{criterion_group, Criterion, Throughput};
 use futures::{SinkExt, StreamExt};
@@ -97,9 +97,11 @@ fn wire_sizes() {
                 None => Options::default().deflate(None),
                 Some(l) => Options::default().deflate(DeflateConfig::default().level(l)),
             };
-            let mut client =
-                Driver::client("ws://x/", Options::default().deflate(DeflateConfig::default()))
-                    .unwrap();
+            let mut client = Driver::client(
+                "ws://x/",
+                Options::default().deflate(DeflateConfig::default()),
+            )
+            .unwrap();
             client.start();
             let Some(Transmit::Data(request)) = client.poll_transmit() else {
                 unreachable!()

@@ -67,7 +67,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut all = vec![servers::Server::ours("off"), servers::Server::ours("default")];
+    let mut all = vec![
+        servers::Server::ours("off"),
+        servers::Server::ours("default"),
+    ];
     if std::process::Command::new("python3")
         .args(["-c", "import websockets"])
         .status()
@@ -100,7 +103,12 @@ fn main() {
             }
             settle().await;
             let (rss2, heap2) = (server.rss(), server.heap());
-            let per = |a: usize, b: usize| format!("{:.1} KiB", (b.saturating_sub(a)) as f64 / n as f64 / 1024.0);
+            let per = |a: usize, b: usize| {
+                format!(
+                    "{:.1} KiB",
+                    (b.saturating_sub(a)) as f64 / n as f64 / 1024.0
+                )
+            };
             let heap = |a: Option<usize>, b: Option<usize>| match (a, b) {
                 (Some(a), Some(b)) => per(a, b),
                 _ => "-".to_owned(),

@@ -40,9 +40,8 @@ const CONNECTIONS: usize = 200;
 
 /// A chat line of about 0.5 KiB, different for each `i`.
 fn chat_line(i: usize) -> String {
-    let mut line = format!(
-        "{{\"type\":\"message\",\"room\":\"general\",\"user\":\"user{i}\",\"text\":\""
-    );
+    let mut line =
+        format!("{{\"type\":\"message\",\"room\":\"general\",\"user\":\"user{i}\",\"text\":\"");
     while line.len() < 500 {
         line.push_str(&format!("word{} ", (i * 7919 + line.len()) % 97));
     }

@@ -35,9 +35,10 @@ impl Server {
     /// Python `websockets` with its default permessage-deflate settings.
     pub fn python() -> Server {
         let mut cmd = Command::new("python3");
-        cmd.arg("peer.py").arg("server").arg("--deflate").current_dir(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers"),
-        );
+        cmd.arg("peer.py")
+            .arg("server")
+            .arg("--deflate")
+            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers"));
         Server::start("python websockets".to_owned(), cmd)
     }
 
@@ -83,7 +84,12 @@ impl Server {
     pub fn rss(&self) -> usize {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 1024
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            * 1024
     }
 
     /// Heap bytes live in our server (None for a peer).

@@ -1,5 +1,6 @@
 //! permessage-deflate's cost, in one run:
 //!
+//! - wire bytes per message by compression level;
 //! - server CPU per echoed message with compression, for 16 KiB JSON-like text and
 //!   0.5 KiB chat lines, of our server at several levels and of Python
 //!   `websockets` (its defaults: 12-bit windows, memory level 5, level 6), each
@@ -7,14 +8,13 @@
 //!   `/proc/PID/task/*/schedstat`), driven by our client offering deflate as
 //!   browsers do; skipped when python3 with websockets is missing;
 //! - echo of 16 KiB JSON-like text over loopback with permessage-deflate on and off,
-//!   against tokio-tungstenite in the same run. tungstenite has no permessage-deflate,
-//! so its best available configuration is plain frames: the comparison shows what
-//! compression costs in CPU for the bandwidth it saves (reported in the bench
-//! output as bytes on the wire per message).
+//!   against tokio-tungstenite in the same run. tungstenite has no
+//!   permessage-deflate, so its best available configuration is plain frames: the
+//!   comparison shows what compression costs in time for the bandwidth it saves.
 //!
 //! ```sh
 //! cargo bench --bench deflate -- --warm-up-time 1 --measurement-time 3
-//! DEFLATE_CPU_ONLY=1 cargo bench --bench deflate    # the CPU table alone
+//! DEFLATE_CPU_ONLY=1 cargo bench --bench deflate    # the two tables alone
 //! ```
 
 #[path = "support/servers.rs"]

@@ -6,10 +6,10 @@
 mod interop_support;
 
 use interop_support::*;
-use websocket_protocol::protocol::DeflateConfig;
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use websocket_protocol::protocol::DeflateConfig;
 
 async fn browser_scenario(server: OurServer) -> Outcome {
     let mut server = server;

@@ -1,41 +1,33 @@
-//! Echo of 16 KiB JSON-like text over loopback with permessage-deflate on and off,
-//! against tokio-tungstenite in the same run. tungstenite has no permessage-deflate,
-//! so its best available configuration is plain frames: the comparison shows what
-//! compression costs in CPU for the bandwidth it saves (reported in the bench
-//! output as bytes on the wire per message).
+//! permessage-deflate's cost, in one run:
+//!
+//! - wire bytes per message by compression level;
+//! - server CPU per echoed message with compression, for 16 KiB JSON-like text and
+//!   0.5 KiB chat lines, of our server at several levels and of Python
+//!   `websockets` (its defaults: 12-bit windows, memory level 5, level 6), each
+//!   server in a process of its own (its CPU time read from
+//!   `/proc/PID/task/*/schedstat`), driven by our client offering deflate as
+//!   browsers do; skipped when python3 with websockets is missing;
+//! - echo of 16 KiB JSON-like text over loopback with permessage-deflate on and off,
+//!   against tokio-tungstenite in the same run. tungstenite has no
+//!   permessage-deflate, so its best available configuration is plain frames: the
+//!   comparison shows what compression costs in time for the bandwidth it saves.
 //!
 //! ```sh
 //! cargo bench --bench deflate -- --warm-up-time 1 --measurement-time 3
+//! DEFLATE_CPU_ONLY=1 cargo bench --bench deflate    # the two tables alone
 //! ```
 
+#[path = "support/servers.rs"]
+mod servers;
 mod support;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use futures::{SinkExt, StreamExt};
-use tokio::runtime::Runtime;
 use tokio_tungstenite::tungstenite::Message as TMessage;
 use websocket_protocol::protocol::DeflateConfig;
 use websocket_protocol::{Config, Message};
 
-/// 16 KiB of JSON records that differ in their numbers, like an API's output;
-/// `seed` makes each message different, so the shared window cannot simply
-/// point back at the previous message.
-fn json_text(seed: u32) -> String {
-    let mut out = String::from("[");
-    let mut i = seed * 1000;
-    while out.len() < (16 << 10) - 120 {
-        out.push_str(&format!(
-            "{{\"id\":{i},\"user\":\"user{}\",\"score\":{},\"active\":{},\"tags\":[\"alpha\",\"beta\"]}},",
-            i * 7 % 1000,
-            i * 31 % 997,
-            i % 3 == 0
-        ));
-        i += 1;
-    }
-    out.pop();
-    out.push(']');
-    out
-}
+use servers::{chat_line, json_text};
 
 fn config(deflate: bool) -> Config {
     if deflate {
@@ -85,48 +77,115 @@ fn echo_json(c: &mut Criterion) {
         })
     });
     group.finish();
-    wire_sizes(&rt, &text, &json_text(1));
 }
 
-/// Prints what one message costs on the wire with and without compression.
-fn wire_sizes(_rt: &Runtime, text: &str, other: &str) {
-    use std::time::Instant;
+/// Prints what a message costs on the wire, on average over a stream of
+/// different messages, by level, with the server's default windows.
+fn wire_sizes() {
     use websocket_protocol::protocol::{Driver, Options, Transmit};
-    for deflate in [false, true] {
-        let mut options = Options::default();
-        if deflate {
-            options = options.deflate(DeflateConfig::default());
-        }
-        let mut client = Driver::client("ws://x/", options.clone()).unwrap();
-        client.start(Instant::now());
-        let Some(Transmit::Data(request)) = client.poll_transmit() else {
-            unreachable!()
-        };
-        let mut server = Driver::server_from_bytes(&request, options)
-            .unwrap()
+    let kinds: [(&str, Vec<String>); 2] = [
+        ("16 KiB JSON", (0..64).map(json_text).collect()),
+        ("0.5 KiB chat", (0..1024).map(chat_line).collect()),
+    ];
+    println!("wire bytes per message (average; compressed by our server, default windows):");
+    println!("| level | {} | {} |", kinds[0].0, kinds[1].0);
+    println!("|---|---|---|");
+    for level in [None, Some(1), Some(3), Some(6), Some(9)] {
+        let mut cells = Vec::new();
+        for (_, messages) in &kinds {
+            let server_options = match level {
+                None => Options::default().deflate(None),
+                Some(l) => Options::default().deflate(DeflateConfig::default().level(l)),
+            };
+            let mut client = Driver::client(
+                "ws://x/",
+                Options::default().deflate(DeflateConfig::default()),
+            )
             .unwrap();
-        server.start(Instant::now());
-        while let Some(Transmit::Data(b)) = server.poll_transmit() {
-            client.receive(&b, Instant::now());
-        }
-        // Two different messages: the second shows the shared window at work.
-        let mut sizes = Vec::new();
-        for message in [text, other] {
-            server.text(message.to_owned()).unwrap();
+            client.start(std::time::Instant::now());
+            let Some(Transmit::Data(request)) = client.poll_transmit() else {
+                unreachable!()
+            };
+            let mut server = Driver::server_from_bytes(&request, server_options)
+                .unwrap()
+                .unwrap();
+            server.start(std::time::Instant::now());
+            while let Some(Transmit::Data(_)) = server.poll_transmit() {}
             let mut n = 0;
-            while let Some(Transmit::Data(b)) = server.poll_transmit() {
-                n += b.len();
+            for message in messages {
+                server.text(message.clone()).unwrap();
+                while let Some(Transmit::Data(b)) = server.poll_transmit() {
+                    n += b.len();
+                }
             }
-            sizes.push(n);
+            cells.push(format!("{}", n / messages.len()));
         }
-        println!(
-            "wire bytes per 16 KiB JSON message, deflate {}: first {}, next {}",
-            if deflate { "on" } else { "off" },
-            sizes[0],
-            sizes[1]
-        );
+        let name = level.map_or("off".to_owned(), |l| l.to_string());
+        println!("| {name} | {} | {} |", cells[0], cells[1]);
+    }
+}
+
+/// Server CPU per echoed message, ours against Python `websockets`.
+fn server_cpu() {
+    if std::process::Command::new("python3")
+        .args(["-c", "import websockets"])
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        println!("server CPU: skipped (python3 with websockets is missing)");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let json: Vec<String> = (0..64).map(json_text).collect();
+    let chat: Vec<String> = (0..1024).map(chat_line).collect();
+    println!("server CPU per echoed message, microseconds (compressed echo over loopback):");
+    println!("| server | 16 KiB JSON | 0.5 KiB chat |");
+    println!("|---|---|---|");
+    let mut servers: Vec<servers::Server> = ["off", "default", "no-takeover", "1", "3", "6"]
+        .into_iter()
+        .map(servers::Server::ours)
+        .collect();
+    servers.push(servers::Server::python());
+    // The machine may be shared: every server is measured in each of a few
+    // rounds, interleaved, and the least CPU each needed is reported.
+    let mut best = vec![[f64::MAX; 2]; servers.len()];
+    for _round in 0..3 {
+        for (server, best) in servers.iter().zip(&mut best) {
+            for (k, (messages, count)) in [(&json, 500), (&chat, 3000)].into_iter().enumerate() {
+                let per_message = rt.block_on(async {
+                    let mut ws = servers::client(&server.url()).await;
+                    for m in messages.iter().take(50) {
+                        servers::echo(&mut ws, m.clone()).await;
+                    }
+                    let before = server.cpu_ns();
+                    for i in 0..count {
+                        servers::echo(&mut ws, messages[i % messages.len()].clone()).await;
+                    }
+                    (server.cpu_ns() - before) as f64 / count as f64 / 1000.0
+                });
+                best[k] = best[k].min(per_message);
+            }
+        }
+    }
+    for (server, best) in servers.iter().zip(&best) {
+        println!("| {} | {:.1} | {:.1} |", server.name, best[0], best[1]);
     }
 }
 
 criterion_group!(benches, echo_json);
-criterion_main!(benches);
+
+fn main() {
+    if servers::serve_if_asked(|| None) {
+        return;
+    }
+    wire_sizes();
+    server_cpu();
+    if std::env::var_os("DEFLATE_CPU_ONLY").is_some() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

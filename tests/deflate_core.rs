@@ -11,20 +11,15 @@ use websocket_protocol::protocol::{
     CloseCode, DeflateConfig, DeflateParams, Driver, ErrorKind, Event, Message, Options,
 };
 
-/// A connected client/server pair with the given deflate settings on each side.
+/// A connected client/server pair with the given deflate settings on each side
+/// (`None`: turned off).
 fn pair(
     client: Option<DeflateConfig>,
     server: Option<DeflateConfig>,
     server_opts: Options,
 ) -> (Driver, Driver) {
-    let mut copts = Options::default();
-    if let Some(c) = client {
-        copts = copts.deflate(c);
-    }
-    let mut sopts = server_opts;
-    if let Some(s) = server {
-        sopts = sopts.deflate(s);
-    }
+    let copts = Options::default().deflate(client);
+    let sopts = server_opts.deflate(server);
     let mut c = Driver::client("ws://localhost/", copts).unwrap();
     c.start(Instant::now());
     let request = drain(&mut c).0;
@@ -43,11 +38,13 @@ fn negotiated_both_ways_and_messages_are_compressed() {
         Some(DeflateConfig::default()),
         Options::default(),
     );
+    // 4 KiB windows both ways: the server's default, and our client offers
+    // that its window may be limited.
     let expected = DeflateParams {
         server_no_context_takeover: false,
         client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
+        server_max_window_bits: 12,
+        client_max_window_bits: 12,
     };
     assert_eq!(c.deflate_params(), Some(expected));
     assert_eq!(s.deflate_params(), Some(expected));
@@ -87,6 +84,32 @@ fn not_negotiated_unless_both_sides_enable_it() {
     assert_eq!((c.deflate_params(), s.deflate_params()), (None, None));
     let (c, s) = pair(None, Some(DeflateConfig::default()), Options::default());
     assert_eq!((c.deflate_params(), s.deflate_params()), (None, None));
+}
+
+#[test]
+fn servers_accept_by_default_and_clients_offer_only_when_asked() {
+    let connect = |client: Options, server: Options| {
+        let mut c = Driver::client("ws://localhost/", client).unwrap();
+        c.start(std::time::Instant::now());
+        let request = drain(&mut c).0;
+        let mut s = Driver::server_from_bytes(&request, server)
+            .unwrap()
+            .unwrap();
+        s.start(std::time::Instant::now());
+        c.receive(&drain(&mut s).0, std::time::Instant::now());
+        (c.deflate_params(), s.deflate_params())
+    };
+    let offering = || Options::default().deflate(DeflateConfig::default());
+    let (c, s) = connect(offering(), Options::default());
+    assert!(c.is_some() && c == s, "{c:?} {s:?}");
+    assert_eq!(
+        connect(Options::default(), Options::default()),
+        (None, None)
+    );
+    assert_eq!(
+        connect(offering(), Options::default().deflate(None)),
+        (None, None)
+    );
 }
 
 #[test]

@@ -9,9 +9,10 @@ use interop_support::*;
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use websocket_protocol::protocol::DeflateConfig;
 
-async fn browser_scenario(deflate: bool) -> Outcome {
-    let mut server = OurServer::start(deflate).await;
+async fn browser_scenario(server: OurServer) -> Outcome {
+    let mut server = server;
     let page = format!("http://{}/", server.addr);
     let mut browser = Peer::spawn("node", &["browser.js", &page]);
     let mut outcome = browser.outcome().await;
@@ -31,7 +32,7 @@ async fn browser_scenario(deflate: bool) -> Outcome {
 #[tokio::test]
 #[ignore = "needs chromium and node with playwright-core (.ci/run installs them)"]
 async fn chromium_against_our_server() {
-    let outcome = browser_scenario(false).await;
+    let outcome = browser_scenario(OurServer::start(false).await).await;
     // Chromium offers permessage-deflate; a server without it declines.
     assert_eq!(outcome.detail("extensions").unwrap(), "");
 }
@@ -39,14 +40,40 @@ async fn chromium_against_our_server() {
 #[tokio::test]
 #[ignore = "needs chromium and node with playwright-core (.ci/run installs them)"]
 async fn chromium_against_our_server_with_deflate() {
-    let outcome = browser_scenario(true).await;
-    let ext = outcome
-        .detail("extensions")
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(ext.starts_with("permessage-deflate"), "{ext}");
+    // The server's default: Chromium offers `client_max_window_bits`, so both
+    // windows are 4 KiB.
+    let outcome = browser_scenario(OurServer::start(true).await).await;
+    assert_eq!(
+        outcome.detail("extensions").unwrap(),
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and node with playwright-core (.ci/run installs them)"]
+async fn chromium_against_our_server_with_deflate_no_context_takeover() {
+    let config = DeflateConfig::default()
+        .server_no_context_takeover(true)
+        .client_no_context_takeover(true);
+    let outcome = browser_scenario(OurServer::start_deflate(Some(config)).await).await;
+    assert_eq!(
+        outcome.detail("extensions").unwrap(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+         server_max_window_bits=12; client_max_window_bits=12"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and node with playwright-core (.ci/run installs them)"]
+async fn chromium_against_our_server_with_deflate_small_windows() {
+    let config = DeflateConfig::default()
+        .server_max_window_bits(9)
+        .client_max_window_bits(9);
+    let outcome = browser_scenario(OurServer::start_deflate(Some(config)).await).await;
+    assert_eq!(
+        outcome.detail("extensions").unwrap(),
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9"
+    );
 }
 
 /// The chat example's binary, which `cargo test` builds beside the test binaries.

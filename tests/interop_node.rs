@@ -6,6 +6,7 @@
 mod interop_support;
 
 use interop_support::*;
+use websocket_protocol::protocol::DeflateConfig;
 
 #[tokio::test]
 #[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
@@ -16,7 +17,12 @@ async fn our_server_with_node_client() {
 #[tokio::test]
 #[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
 async fn our_server_with_node_client_deflate() {
-    our_server_with_peer_client("node", "peer.js", Some("permessage-deflate")).await;
+    our_server_with_peer_client(
+        "node",
+        "peer.js",
+        Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -29,4 +35,64 @@ async fn our_client_with_node_server() {
 #[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
 async fn our_client_with_node_server_deflate() {
     our_client_with_peer_server("node", "peer.js", Some("permessage-deflate")).await;
+}
+
+#[tokio::test]
+#[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
+async fn our_server_with_node_client_deflate_no_context_takeover() {
+    our_server_deflate_with_peer_client(
+        "node",
+        "peer.js",
+        Some(
+            DeflateConfig::default()
+                .server_no_context_takeover(true)
+                .client_no_context_takeover(true),
+        ),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12",
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
+async fn our_server_with_node_client_deflate_small_windows() {
+    our_server_deflate_with_peer_client(
+        "node",
+        "peer.js",
+        Some(
+            DeflateConfig::default()
+                .server_max_window_bits(9)
+                .client_max_window_bits(9),
+        ),
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9",
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
+async fn our_client_with_node_server_deflate_no_context_takeover() {
+    our_client_deflate_with_peer_server(
+        "node",
+        "peer.js",
+        DeflateConfig::default()
+            .server_no_context_takeover(true)
+            .client_no_context_takeover(true),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
+async fn our_client_with_node_server_deflate_small_windows() {
+    our_client_deflate_with_peer_server(
+        "node",
+        "peer.js",
+        DeflateConfig::default()
+            .server_max_window_bits(9)
+            .client_max_window_bits(9),
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9",
+    )
+    .await;
 }

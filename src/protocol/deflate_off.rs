@@ -4,6 +4,7 @@
 
 use super::error::Error;
 use super::options::Options;
+use super::version::Role;
 use bytes::Bytes;
 
 /// Cannot exist without the `deflate` feature.
@@ -12,10 +13,19 @@ pub enum DeflateParams {}
 
 pub(crate) fn transform(
     params: DeflateParams,
-    _server: bool,
+    _role: Role,
     _options: &Options,
 ) -> (Deflater, Inflater) {
     match params {}
+}
+
+/// Cannot exist without the `deflate` feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Compression {}
+
+#[allow(dead_code)] // For the hub's prepared messages, through `extension`.
+pub(crate) fn compress_standalone(settings: Compression, _payload: &[u8]) -> Bytes {
+    match settings {}
 }
 
 /// Cannot exist without the `deflate` feature.
@@ -32,6 +42,15 @@ impl Deflater {
     }
 
     pub(crate) fn compress(&mut self, _payload: &[u8]) -> Bytes {
+        match *self {}
+    }
+
+    #[allow(dead_code)] // For the hub's prepared messages, through `extension`.
+    pub(crate) fn settings(&self) -> Compression {
+        match *self {}
+    }
+
+    pub(crate) fn sent(&mut self, _payload: &[u8]) {
         match *self {}
     }
 }

@@ -15,7 +15,7 @@
 //! add a field to [`Negotiated`] and a step to each function here, and nothing to
 //! the codec, the handshakes or the driver.
 
-use super::deflate::{self, DeflateParams, Deflater, Inflater};
+use super::deflate::{self, Compression, DeflateParams, Deflater, Inflater};
 use super::error::Error;
 use super::frame::{OpCode, RSV1};
 use super::options::Options;
@@ -49,7 +49,7 @@ impl Offer {
     pub(crate) fn new(options: &Options) -> Offer {
         Offer {
             #[cfg(feature = "deflate")]
-            deflate: options.deflate.clone(),
+            deflate: options.get_deflate(Role::Client).cloned(),
         }
     }
 
@@ -70,7 +70,7 @@ pub(crate) fn server_accept(
     options: &Options,
 ) -> (Negotiated, Option<String>) {
     #[cfg(feature = "deflate")]
-    if let Some(config) = &options.deflate {
+    if let Some(config) = options.get_deflate(Role::Server) {
         if let Some((params, answer)) = config.negotiate(values(headers)) {
             return (
                 Negotiated {
@@ -114,7 +114,7 @@ pub(crate) fn transforms(
 ) -> (Outgoing, Incoming) {
     let (deflater, inflater) = match negotiated.deflate {
         Some(params) => {
-            let (d, i) = deflate::transform(params, role == Role::Server, options);
+            let (d, i) = deflate::transform(params, role, options);
             (Some(d), Some(i))
         }
         None => (None, None),
@@ -139,6 +139,41 @@ impl Outgoing {
             _ => (payload, 0),
         }
     }
+
+    /// The settings a data message of `len` bytes would be compressed with on
+    /// this connection, or `None` if it would go uncompressed: for a message
+    /// prepared once for many connections, compressed by [`compress_standalone`]
+    /// once per distinct value.
+    #[allow(dead_code)] // For the hub's prepared messages.
+    #[cfg_attr(not(feature = "deflate"), allow(unreachable_code))]
+    pub(crate) fn compression(&self, opcode: OpCode, len: usize) -> Option<Compression> {
+        match &self.deflater {
+            Some(d) if !opcode.is_control() && d.wants(len) => Some(d.settings()),
+            _ => None,
+        }
+    }
+
+    /// Must follow every data message queued on this connection that did not come
+    /// from [`encode`](Outgoing::encode) (a prepared frame), with the payload it
+    /// carried before compression and the RSV bits of its first frame: a
+    /// compressed one entered the peer's LZ77 window, so it enters ours, and the
+    /// next message we compress may refer back into it as the peer expects.
+    #[allow(dead_code)] // For the hub's prepared messages.
+    pub(crate) fn after_foreign_frame(&mut self, payload: &[u8], rsv: u8) {
+        if let Some(d) = &mut self.deflater {
+            if rsv & RSV1 != 0 {
+                d.sent(payload);
+            }
+        }
+    }
+}
+
+/// Compresses a data message on its own for every connection whose
+/// [`Outgoing::compression`] is `settings`: the payload of its (first) frame, to
+/// send with RSV1 set and then report with [`Outgoing::after_foreign_frame`].
+#[allow(dead_code)] // For the hub's prepared messages.
+pub(crate) fn compress_standalone(settings: Compression, payload: &[u8]) -> Bytes {
+    deflate::compress_standalone(settings, payload)
 }
 
 /// The inverse transforms, for messages we receive.

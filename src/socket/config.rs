@@ -132,9 +132,10 @@ impl Config {
         self.map_options(|o| o.allow_drafts(allow))
     }
 
-    /// Shorthand for [`Options::deflate`]: negotiate permessage-deflate.
+    /// Shorthand for [`Options::deflate`]: negotiate permessage-deflate with
+    /// these settings, or `None` to turn it off (servers accept it by default).
     #[cfg(feature = "deflate")]
-    pub fn deflate(self, deflate: crate::protocol::DeflateConfig) -> Self {
+    pub fn deflate(self, deflate: impl Into<Option<crate::protocol::DeflateConfig>>) -> Self {
         self.map_options(|o| o.deflate(deflate))
     }
 

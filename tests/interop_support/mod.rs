@@ -173,14 +173,19 @@ impl Peer {
     }
 }
 
-fn config(deflate: bool) -> Config {
-    let config = Config::default()
+fn base_config() -> Config {
+    Config::default()
         .max_message_size(64 << 20)
-        .max_frame_size(64 << 20);
+        .max_frame_size(64 << 20)
+}
+
+/// Our server's configuration: with `deflate`, the default (which accepts
+/// permessage-deflate), else deflate turned off.
+fn server_config(deflate: bool) -> Config {
     if deflate {
-        config.deflate(DeflateConfig::default())
+        base_config()
     } else {
-        config
+        base_config().deflate(None)
     }
 }
 
@@ -200,12 +205,26 @@ impl Drop for OurServer {
 
 impl OurServer {
     pub async fn start(deflate: bool) -> OurServer {
+        OurServer::start_with(server_config(deflate)).await
+    }
+
+    /// Our scenario server with `config`'s deflate settings (`None`: the
+    /// server's default).
+    pub async fn start_deflate(config: Option<DeflateConfig>) -> OurServer {
+        match config {
+            Some(c) => OurServer::start_with(base_config().deflate(c)).await,
+            None => OurServer::start(true).await,
+        }
+    }
+
+    pub async fn start_with(config: Config) -> OurServer {
         let (tx, closes) = mpsc::unbounded_channel();
         let echo = move |ws: WsUpgrade| {
             let tx = tx.clone();
+            let config = config.clone();
             async move {
                 ws.protocols(["superchat"])
-                    .config(config(deflate))
+                    .config(config)
                     .on_upgrade(move |socket| scenario(socket, tx))
             }
         };
@@ -273,11 +292,18 @@ async fn scenario(mut ws: ServerSocket, closes: mpsc::UnboundedSender<Option<Clo
 
 /// Our client running the client scenario against `base` (a peer's server).
 pub async fn our_client(base: &str, deflate: bool) -> Outcome {
+    our_client_deflate(base, deflate.then(DeflateConfig::default)).await
+}
+
+/// Our client running the client scenario, offering deflate with `deflate`.
+pub async fn our_client_deflate(base: &str, deflate: Option<DeflateConfig>) -> Outcome {
     let mut out = Outcome::default();
+    let config = base_config().deflate(deflate.clone());
+    let deflate = deflate.is_some();
     let connect = |path: &str, protocols: &[&str]| {
         Builder::new(format!("{base}{path}"))
             .protocols(protocols.iter().copied())
-            .config(config(deflate))
+            .config(config.clone())
             .connect_timeout(Duration::from_secs(10))
             .connect()
     };
@@ -301,8 +327,13 @@ pub async fn our_client(base: &str, deflate: bool) -> Outcome {
     for n in SIZES {
         for message in [Message::text(text_of(n)), Message::binary(binary_of(n))] {
             let kind = if message.is_text() { "text" } else { "binary" };
-            ws.send(message.clone()).await.expect("send");
-            let echoed = ws.recv().await.expect("echo").expect("echo");
+            ws.send(message.clone())
+                .await
+                .unwrap_or_else(|e| panic!("send {kind} {n}: {e:?}"));
+            let echoed = match ws.recv().await {
+                Some(Ok(echoed)) => echoed,
+                other => panic!("echo of {kind} {n}: {other:?}, {:?}", ws.close_frame()),
+            };
             out.step(format!("echo-{kind}-{n}"), echoed == message, echoed.len());
         }
     }
@@ -373,11 +404,41 @@ pub fn assert_client_closed_first(closes: &[Option<CloseFrame>]) {
 }
 
 /// A peer's client program (`program script client URL`) against our server;
-/// with `deflate`, the `Sec-WebSocket-Extensions` the peer must see.
+/// with `deflate`, the `Sec-WebSocket-Extensions` the peer must see (our server
+/// with its default settings).
 pub async fn our_server_with_peer_client(program: &str, script: &str, deflate: Option<&str>) {
+    match deflate {
+        Some(expected) => {
+            our_server_deflate_with_peer_client(program, script, None, expected).await
+        }
+        None => {
+            let server = OurServer::start(false).await;
+            peer_client_against(program, script, server, None).await
+        }
+    }
+}
+
+/// A peer's client offering deflate against our server with `config`'s deflate
+/// settings (`None`: the server's default); `expected` is the
+/// `Sec-WebSocket-Extensions` the peer must see.
+pub async fn our_server_deflate_with_peer_client(
+    program: &str,
+    script: &str,
+    config: Option<DeflateConfig>,
+    expected: &str,
+) {
+    let server = OurServer::start_deflate(config).await;
+    peer_client_against(program, script, server, Some(expected)).await
+}
+
+async fn peer_client_against(
+    program: &str,
+    script: &str,
+    mut server: OurServer,
+    deflate: Option<&str>,
+) {
     let expected_extensions = deflate;
     let deflate = deflate.is_some();
-    let mut server = OurServer::start(deflate).await;
     let url = server.url();
     let mut args = vec![script, "client", url.as_str()];
     if deflate {
@@ -396,8 +457,35 @@ pub async fn our_server_with_peer_client(program: &str, script: &str, deflate: O
 }
 
 /// Our client against a peer's server program (`program script server`); with
-/// `deflate`, the `Sec-WebSocket-Extensions` the peer must answer.
+/// `deflate`, the `Sec-WebSocket-Extensions` the peer must answer (our client
+/// offering `DeflateConfig::default()`).
 pub async fn our_client_with_peer_server(program: &str, script: &str, deflate: Option<&str>) {
+    match deflate {
+        Some(expected) => {
+            our_client_deflate_with_peer_server(program, script, DeflateConfig::default(), expected)
+                .await
+        }
+        None => peer_server_against(program, script, None, None).await,
+    }
+}
+
+/// Our client offering deflate with `config` against a peer's server with
+/// deflate on; `expected` is the `Sec-WebSocket-Extensions` it must answer.
+pub async fn our_client_deflate_with_peer_server(
+    program: &str,
+    script: &str,
+    config: DeflateConfig,
+    expected: &str,
+) {
+    peer_server_against(program, script, Some(config), Some(expected)).await
+}
+
+async fn peer_server_against(
+    program: &str,
+    script: &str,
+    config: Option<DeflateConfig>,
+    deflate: Option<&str>,
+) {
     let expected_extensions = deflate;
     let deflate = deflate.is_some();
     let mut args = vec![script, "server"];
@@ -406,7 +494,7 @@ pub async fn our_client_with_peer_server(program: &str, script: &str, deflate: O
     }
     let mut peer = Peer::spawn(program, &args);
     let port = peer.port().await;
-    let outcome = our_client(&format!("ws://127.0.0.1:{port}"), deflate).await;
+    let outcome = our_client_deflate(&format!("ws://127.0.0.1:{port}"), config).await;
     let mut expected = client_steps(&SIZES, deflate);
     expected.push("ping-by-client".into());
     outcome.assert_ok(&expected);

@@ -38,8 +38,12 @@ function open(url, protocols) {
     ws.on('close', (code, reason) => push({ close: [code, reason.toString()] }));
     ws.on('unexpected-response', (req, res) => reject({ status: res.statusCode }));
     ws.on('error', (e) => reject(e));
+    // `ws.extensions` names the extensions only; the answer's parameters matter.
+    let extensions = '';
+    ws.on('upgrade', (res) => (extensions = res.headers['sec-websocket-extensions'] || ''));
     ws.on('open', () => resolve({
       ws,
+      extensions,
       next: () => new Promise((r) => (inbox.length ? r(inbox.shift()) : waiters.push(r))),
     }));
   });
@@ -54,7 +58,7 @@ async function client(url) {
   let c = await open(base + '/echo', ['chat', 'superchat']);
   report({ step: 'subprotocol', ok: c.ws.protocol === 'superchat', detail: c.ws.protocol });
   if (DEFLATE) {
-    report({ step: 'deflate', ok: c.ws.extensions.startsWith('permessage-deflate'), detail: c.ws.extensions });
+    report({ step: 'deflate', ok: c.extensions.startsWith('permessage-deflate'), detail: c.extensions });
   }
   for (const n of SIZES) {
     for (const [kind, payload] of [['text', textOf(n)], ['binary', binaryOf(n)]]) {

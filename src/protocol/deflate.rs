@@ -339,6 +339,8 @@ pub(crate) fn transform(
             ),
             reset: our_reset,
             threshold: config.threshold,
+            window_bits: our_bits.clamp(9, 15),
+            dirty: false,
         },
         Inflater {
             // Inflating with the largest window accepts any smaller one.
@@ -354,6 +356,11 @@ pub(crate) struct Deflater {
     /// Reset after each message (no context takeover for our direction).
     reset: bool,
     threshold: usize,
+    /// The window we compress with (hub hook: shared frames are made for it).
+    window_bits: u8,
+    /// Our window holds messages the peer's holds too (context takeover) that a
+    /// shared frame would put out of step (hub hook, see `realign_for_shared`).
+    dirty: bool,
 }
 
 impl std::fmt::Debug for Deflater {
@@ -369,6 +376,21 @@ impl Deflater {
     pub(crate) fn wants(&self, len: usize) -> bool {
         len >= self.threshold
     }
+
+    // ---- hub hook (prepared messages): begin ----
+    /// A message compressed elsewhere on its own (a shared prepared frame) is
+    /// about to be sent. The peer will hold it in its window and we will not, so
+    /// what we compress next must not refer back past it: start from an empty
+    /// window if ours holds anything. Returns the window bits the shared frame
+    /// must be compressed with.
+    pub(crate) fn realign_for_shared(&mut self) -> u8 {
+        if self.dirty {
+            self.compress.reset();
+            self.dirty = false;
+        }
+        self.window_bits
+    }
+    // ---- hub hook: end ----
 
     /// Compresses a whole message (RFC 7692 section 7.2.1).
     pub(crate) fn compress(&mut self, payload: &[u8]) -> Bytes {
@@ -399,6 +421,8 @@ impl Deflater {
         }
         if self.reset {
             self.compress.reset();
+        } else {
+            self.dirty = true;
         }
         Bytes::from(out)
     }

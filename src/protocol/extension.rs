@@ -139,6 +139,20 @@ impl Outgoing {
             _ => (payload, 0),
         }
     }
+
+    // ---- hub hook (prepared messages): begin ----
+    /// For a shared message of `len` bytes compressed elsewhere: the window bits
+    /// to compress it with when this connection would compress it, with our
+    /// compressor realigned for it (see [`Deflater::realign_for_shared`]);
+    /// `None` when it goes uncompressed.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn shared_deflate(&mut self, len: usize) -> Option<u8> {
+        match &mut self.deflater {
+            Some(d) if d.wants(len) => Some(d.realign_for_shared()),
+            _ => None,
+        }
+    }
+    // ---- hub hook: end ----
 }
 
 /// The inverse transforms, for messages we receive.

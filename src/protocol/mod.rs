@@ -27,6 +27,7 @@ mod hybi;
 mod mask;
 mod options;
 mod output;
+mod prepared;
 mod utf8;
 mod version;
 
@@ -40,5 +41,6 @@ pub(crate) use handshake::has_token;
 pub use handshake::{accept_key, parse_request};
 pub use mask::apply_mask;
 pub use options::Options;
+pub use prepared::PreparedMessage;
 pub use utf8::Utf8Bytes;
 pub use version::{ReadyState, Role, Version};

@@ -63,6 +63,7 @@
 mod methods;
 mod close;
 mod config;
+mod fanout;
 mod handshake;
 mod ping;
 mod shared;

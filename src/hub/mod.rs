@@ -315,7 +315,7 @@ impl Hub {
         };
         drop(topics);
         if first {
-            self.topic_added(topic);
+            self.topics_changed();
         }
         Subscription {
             hub: Arc::downgrade(&self.inner),
@@ -441,21 +441,14 @@ impl Hub {
         }
         drop(topics);
         if empty {
-            self.topic_removed(topic);
+            self.topics_changed();
         }
         removed
     }
 
-    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
-    fn topic_added(&self, topic: &str) {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.inner.redis {
-            redis.topics_changed();
-        }
-    }
-
-    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
-    fn topic_removed(&self, topic: &str) {
+    /// A topic got its first subscriber or lost its last: the Redis backend
+    /// follows.
+    fn topics_changed(&self) {
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.inner.redis {
             redis.topics_changed();

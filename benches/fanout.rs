@@ -181,7 +181,10 @@ async fn run(shape: Shape, subs: usize, each: usize, deflate: bool) -> f64 {
     for p in publishers {
         skipped += p.await.unwrap();
     }
-    assert_eq!(skipped, 0, "the hub skipped subscribers: raise the write buffer");
+    assert_eq!(
+        skipped, 0,
+        "the hub skipped subscribers: raise the write buffer"
+    );
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut done = String::new();
     out.read_line(&mut done).unwrap();
@@ -216,9 +219,17 @@ fn line(p: usize, n: usize) -> Utf8Bytes {
     Utf8Bytes::from(s)
 }
 
-fn spawn_clients(addr: SocketAddr, subs: usize, messages: usize, deflate: bool) -> std::process::Child {
+fn spawn_clients(
+    addr: SocketAddr,
+    subs: usize,
+    messages: usize,
+    deflate: bool,
+) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .env(CLIENT_ENV, format!("{addr},{subs},{messages},{}", deflate as u8))
+        .env(
+            CLIENT_ENV,
+            format!("{addr},{subs},{messages},{}", deflate as u8),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -302,7 +313,11 @@ async fn handshake(mut tcp: TcpStream, deflate: bool) -> TcpStream {
         tcp.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     if deflate {
         assert!(String::from_utf8_lossy(&head).contains("permessage-deflate"));
     }

@@ -23,7 +23,11 @@ async fn chat_process(redis: &str) -> (Child, String) {
         .spawn()
         .expect("the chat example (cargo build --example chat)");
     let mut lines = BufReader::new(chat.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().expect("chat on http://ADDR/");
+    let first = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("chat on http://ADDR/");
     let url = first.strip_prefix("chat on ").unwrap().to_owned();
     (chat, url)
 }

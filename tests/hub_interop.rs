@@ -38,7 +38,11 @@ fn message(i: usize) -> Message {
 /// The prepared messages, shared by every connection of every peer.
 fn prepared() -> &'static [PreparedMessage] {
     static P: OnceLock<Vec<PreparedMessage>> = OnceLock::new();
-    P.get_or_init(|| (0..MESSAGES).map(|i| PreparedMessage::new(message(i))).collect())
+    P.get_or_init(|| {
+        (0..MESSAGES)
+            .map(|i| PreparedMessage::new(message(i)))
+            .collect()
+    })
 }
 
 /// What one connection saw: echoes that matched, and the first mismatch.
@@ -120,8 +124,17 @@ async fn run(program: &str, args: impl Fn(&str, &str) -> Vec<String>) {
         let mut peer = Peer::spawn(program, &args);
         let outcome = peer.outcome().await;
         outcome.assert_ok(&["deflate".to_owned(), "closed".to_owned()]);
-        let ext = outcome.detail("deflate").unwrap().as_str().unwrap().to_owned();
-        assert_eq!(!ext.contains("server_no_context_takeover"), takeover, "{ext}");
+        let ext = outcome
+            .detail("deflate")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            !ext.contains("server_no_context_takeover"),
+            takeover,
+            "{ext}"
+        );
         let (matched, mismatch) = server.reports.recv().await.unwrap();
         assert_eq!(mismatch, None, "{program} {path}");
         assert_eq!(matched, MESSAGES, "{program} {path}");
@@ -131,13 +144,19 @@ async fn run(program: &str, args: impl Fn(&str, &str) -> Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs python3 with websockets (.ci/run installs it)"]
 async fn python_websockets_inflates_shared_frames() {
-    run("python3", |addr, path| vec!["fanout.py".into(), format!("ws://{addr}{path}")]).await;
+    run("python3", |addr, path| {
+        vec!["fanout.py".into(), format!("ws://{addr}{path}")]
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs node with ws (.ci/run installs it)"]
 async fn node_ws_inflates_shared_frames() {
-    run("node", |addr, path| vec!["fanout.js".into(), format!("ws://{addr}{path}")]).await;
+    run("node", |addr, path| {
+        vec!["fanout.js".into(), format!("ws://{addr}{path}")]
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -142,7 +142,8 @@ struct SlowRoom {
 async fn slow_room(policy: SlowPolicy) -> SlowRoom {
     let hub = Hub::builder().slow_policy(policy).build();
     let (healthy, mut healthy_peer) = guest(&hub, "feed", Config::default()).await;
-    let (mut slow, slow_peer) = pair(Side::Server, Config::default().write_buffer_size(4 << 10)).await;
+    let (mut slow, slow_peer) =
+        pair(Side::Server, Config::default().write_buffer_size(4 << 10)).await;
     let sub = hub.subscribe("feed", &slow);
     let slow_reader = tokio::spawn(async move { while let Some(Ok(_)) = slow.recv().await {} });
     let chunk = "z".repeat(16 << 10);
@@ -203,7 +204,10 @@ async fn a_slow_subscriber_can_be_closed_with_1008() {
         match within(10, slow_peer.next()).await {
             Some(Ok(TMessage::Text(_))) => got += 1,
             Some(Ok(TMessage::Close(Some(frame)))) => {
-                assert_eq!(u16::from(frame.code), u16::from(CloseCode::POLICY_VIOLATION));
+                assert_eq!(
+                    u16::from(frame.code),
+                    u16::from(CloseCode::POLICY_VIOLATION)
+                );
                 assert_eq!(frame.reason.as_str(), SLOW_CLOSE_REASON);
                 break;
             }

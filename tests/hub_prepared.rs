@@ -55,7 +55,11 @@ fn both_ways(make: impl Fn() -> Driver, message: Message) -> (Vec<u8>, Vec<u8>) 
 #[test]
 fn every_server_family_gets_the_bytes_send_would_write() {
     let opts = Options::default;
-    for (version, v) in [("7", Version::Hybi7), ("8", Version::Hybi8), ("13", Version::Hybi13)] {
+    for (version, v) in [
+        ("7", Version::Hybi7),
+        ("8", Version::Hybi8),
+        ("13", Version::Hybi13),
+    ] {
         let make = || {
             let mut d = Driver::server(&hybi_request(version), opts()).unwrap();
             d.start();
@@ -133,7 +137,10 @@ fn a_client_masks_each_prepared_frame_itself() {
     s.receive(&wire);
     assert_eq!(
         events(&mut s),
-        vec![Event::Message(Message::text("Hello")), Event::Message(Message::text("Hello"))]
+        vec![
+            Event::Message(Message::text("Hello")),
+            Event::Message(Message::text("Hello"))
+        ]
     );
 }
 
@@ -173,7 +180,11 @@ mod deflate {
                 let p = PreparedMessage::text(text.clone());
                 s.send_prepared(&p).unwrap();
                 let wire = drain(&mut s).0;
-                assert_eq!(wire, &p.deflated_frame(window)[..], "message {i} is the shared frame");
+                assert_eq!(
+                    wire,
+                    &p.deflated_frame(window)[..],
+                    "message {i} is the shared frame"
+                );
                 c.receive(&wire);
             } else {
                 s.text(text.clone()).unwrap();
@@ -217,7 +228,8 @@ mod deflate {
         // empty window, and then take context over again.
         let (mut c, mut s) = pair(DeflateConfig::default(), DeflateConfig::default());
         let text = line(1).repeat(4);
-        s.send_prepared(&PreparedMessage::text(text.clone())).unwrap();
+        s.send_prepared(&PreparedMessage::text(text.clone()))
+            .unwrap();
         drain(&mut s);
         s.text(text.clone()).unwrap();
         let first = drain(&mut s).0.len();

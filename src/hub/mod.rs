@@ -343,10 +343,7 @@ impl Hub {
     /// Live subscribers of `topic` (sockets closed or dropped are removed now).
     pub fn subscribers(&self, topic: &str) -> usize {
         self.remove(topic, Slot::is_dead);
-        self.inner
-            .topics()
-            .get(topic)
-            .map_or(0, |t| t.slots.len())
+        self.inner.topics().get(topic).map_or(0, |t| t.slots.len())
     }
 
     /// The topics with at least one subscriber.

@@ -356,9 +356,16 @@ impl Task {
         let mut n = 0;
         let mut next = Some(first);
         while let Some(out) = next {
-            pipe.cmd("PUBLISH").arg(out.channel).arg(&out.payload[..]).ignore();
+            pipe.cmd("PUBLISH")
+                .arg(out.channel)
+                .arg(&out.payload[..])
+                .ignore();
             n += 1;
-            next = if n < 256 { self.rx.try_recv().ok() } else { None };
+            next = if n < 256 {
+                self.rx.try_recv().ok()
+            } else {
+                None
+            };
         }
         let result = pipe.query_async::<()>(conn).await;
         match &result {
@@ -395,7 +402,9 @@ impl Task {
         }
         let data = Bytes::copy_from_slice(&payload[HEADER..]);
         match payload[20] {
-            b't' => Utf8Bytes::try_from(data).ok().map(|t| Some(Message::Text(t))),
+            b't' => Utf8Bytes::try_from(data)
+                .ok()
+                .map(|t| Some(Message::Text(t))),
             b'b' => Some(Some(Message::Binary(data))),
             _ => None,
         }

@@ -22,7 +22,10 @@ where
     }
 
     fn close_slow(&self, reason: &str) {
-        if self.start_close(CloseCode::POLICY_VIOLATION, reason).is_ok() {
+        if self
+            .start_close(CloseCode::POLICY_VIOLATION, reason)
+            .is_ok()
+        {
             // Whoever drives the socket writes the close frame (behind what is
             // queued; the close timeout bounds the wait for a peer that reads
             // nothing).

@@ -1,6 +1,6 @@
 //! The hub in one process, over real TCP sockets with tokio-tungstenite clients:
 //! many subscribers, per-publisher order, unsubscribe on close and on drop, and
-//! the slow-subscriber policies.
+//! the slow-subscriber policies, and a burst of publishes leaving in one write.
 
 mod socket_support;
 
@@ -216,4 +216,85 @@ async fn a_slow_subscriber_can_be_closed_with_1008() {
     }
     assert_eq!(got, published - 1);
     drop(_healthy);
+}
+
+/// A transport that counts the writes made to it.
+struct Counting<T> {
+    inner: T,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if r.is_ready() {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_publishes_leaves_in_one_write() {
+    use std::sync::atomic::Ordering;
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let counted = Counting {
+        inner: a,
+        writes: writes.clone(),
+    };
+    let (server, client) = tokio::join!(
+        websocket_protocol::WebSocket::accept(counted, Config::default()),
+        websocket_protocol::WebSocket::connect(b, "ws://localhost/", Config::default())
+    );
+    let (mut server, mut client) = (server.unwrap(), client.unwrap());
+    let hub = Hub::new();
+    hub.subscribe("t", &server);
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = server.recv().await {} });
+    // Let the reader park on the socket, its handshake written.
+    tokio::task::yield_now().await;
+    let before = writes.load(Ordering::Relaxed);
+    // One thread: nothing is written until this task waits.
+    for n in 0..100 {
+        assert_eq!(hub.publish("t", format!("line {n}")).delivered, 1);
+    }
+    for n in 0..100 {
+        let m = within(10, client.recv()).await.unwrap().unwrap();
+        assert_eq!(m.as_text(), Some(format!("line {n}").as_str()));
+    }
+    assert_eq!(
+        writes.load(Ordering::Relaxed) - before,
+        1,
+        "100 frames, one write"
+    );
+    reader.abort();
 }

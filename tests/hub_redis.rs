@@ -147,7 +147,11 @@ async fn two_hubs_share_a_topic_and_nothing_arrives_twice() {
     }
     let (sa, sb) = (a.redis_stats().unwrap(), b.redis_stats().unwrap());
     assert_eq!(sa.received, EACH as u64 + 1, "B's, and B's marker");
-    assert_eq!(sb.received, EACH as u64 + 2, "A's, binary and marker included");
+    assert_eq!(
+        sb.received,
+        EACH as u64 + 2,
+        "A's, binary and marker included"
+    );
     assert_eq!((sa.dropped, sb.dropped, sa.invalid), (0, 0, 0));
 
     // The last local subscriber leaving unsubscribes the process.

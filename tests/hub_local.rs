@@ -1,6 +1,6 @@
 //! The hub in one process, over real TCP sockets with tokio-tungstenite clients:
-//! many subscribers, per-publisher order, unsubscribe on close and on drop, and
-//! the slow-subscriber policies, and a burst of publishes leaving in one write.
+//! many subscribers, per-publisher order, unsubscribe on close and on drop, the
+//! slow-subscriber policies, and a burst of publishes leaving in one write.
 
 mod socket_support;
 

@@ -5,8 +5,11 @@
 //! `<prefix>:<topic>`. The task keeps one subscription connection subscribed to
 //! the channels of the topics that have local subscribers, and delivers what
 //! other processes publish there to the local subscribers. Each payload starts
-//! with a header naming the publishing hub (a random id) and the message kind,
-//! so a hub skips its own publishes, which it has delivered already.
+//! with a header naming the publishing hub and the message kind, so a hub skips
+//! its own publishes, which it has delivered already: `wsp1`, the hub's random
+//! 16-byte id, `t` (text) or `b` (binary), then the message. A process in
+//! another language publishes to the room by sending the same; payloads without
+//! the header, or text that is not UTF-8, are ignored and counted.
 //!
 //! A lost connection never touches local delivery. The task reconnects with
 //! exponential backoff, subscribes again, and counts (and logs, with the `log`

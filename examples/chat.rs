@@ -1,12 +1,18 @@
 //! A browser chat room on axum: the page at `/`, its WebSocket at `/ws`, every
-//! message broadcast to everyone connected.
+//! line published through a [`Hub`] to everyone in the room.
 //!
 //! ```text
 //! cargo run --example chat              # http://127.0.0.1:3000/
 //! cargo run --example chat -- 0.0.0.0:8080
+//! # one room over two processes, joined through Redis:
+//! cargo run --example chat -- 127.0.0.1:3001 --redis redis://127.0.0.1:6379
+//! cargo run --example chat -- 127.0.0.1:3002 --redis redis://127.0.0.1:6379
 //! ```
 //!
-//! Ctrl-C closes every socket with 1001 (going away) before the server stops.
+//! Each line is framed once for the whole room, whatever its size; a guest too
+//! slow to keep up misses lines (the hub's default policy) rather than stall
+//! the room. Ctrl-C closes every socket with 1001 (going away) before the
+//! server stops.
 
 use axum::extract::State;
 use axum::response::{Html, Response};
@@ -16,17 +22,22 @@ use axum::Router;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use websocket_protocol::hub::{Hub, RedisConfig};
 use websocket_protocol::server::{ServerSocket, Shutdown, WsUpgrade};
 use websocket_protocol::Message;
 
 /// Longest chat line accepted, in bytes.
 const MAX_LINE: usize = 4 << 10;
 
+/// The hub topic of the one room.
+const ROOM: &str = "room";
+
 #[derive(Clone)]
 struct Room {
-    messages: broadcast::Sender<String>,
+    hub: Hub,
+    /// Names guests per process; with Redis, the port tells processes apart.
     guests: Arc<AtomicUsize>,
+    tag: Arc<str>,
     shutdown: Shutdown,
 }
 
@@ -39,49 +50,72 @@ async fn join(State(room): State<Room>, ws: WsUpgrade) -> Response {
         .on_upgrade(move |socket| chat(socket, room))
 }
 
-async fn chat(socket: ServerSocket, room: Room) {
-    let name = format!("guest-{}", room.guests.fetch_add(1, Ordering::Relaxed) + 1);
-    let (mut sender, mut receiver) = socket.split();
-    let mut inbox = room.messages.subscribe();
-    let _ = room.messages.send(format!("{name} joined"));
-
-    // Everything said in the room goes out to this guest...
-    let forward = tokio::spawn(async move {
-        loop {
-            match inbox.recv().await {
-                Ok(line) => {
-                    if sender.text(line).await.is_err() {
-                        break;
-                    }
-                }
-                // A guest too slow to keep up misses lines rather than stalling
-                // the room.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
-    // ...and what this guest says goes to the room.
-    while let Some(Ok(message)) = receiver.recv().await {
+async fn chat(mut socket: ServerSocket, room: Room) {
+    let n = room.guests.fetch_add(1, Ordering::Relaxed) + 1;
+    let name = format!("guest-{}{n}", room.tag);
+    room.hub.subscribe(ROOM, &socket);
+    room.hub.publish(ROOM, format!("{name} joined"));
+    // Reading the socket is also what writes the room's lines to it.
+    while let Some(Ok(message)) = socket.recv().await {
         if let Message::Text(text) = message {
             let line = text.as_str().trim();
             if !line.is_empty() && line.len() <= MAX_LINE {
-                let _ = room.messages.send(format!("{name}: {line}"));
+                room.hub.publish(ROOM, format!("{name}: {line}"));
             }
         }
     }
-    forward.abort();
-    let _ = room.messages.send(format!("{name} left"));
+    // The subscription ends with the socket.
+    room.hub.publish(ROOM, format!("{name} left"));
+}
+
+struct Args {
+    addr: String,
+    redis: Option<String>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut addr = None;
+    let mut redis = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--redis" => redis = Some(it.next().ok_or("--redis needs a URL")?),
+            a if a.starts_with("--") => return Err(format!("unknown option {a}")),
+            a if addr.is_none() => addr = Some(a.to_owned()),
+            a => return Err(format!("unexpected argument {a}")),
+        }
+    }
+    Ok(Args {
+        addr: addr.unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
+        redis,
+    })
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let args = args().unwrap_or_else(|e| {
+        eprintln!("{e}\nusage: chat [ADDR] [--redis redis://HOST:PORT]");
+        std::process::exit(2)
+    });
+    let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+    let local = listener.local_addr()?;
+    let (hub, tag) = match &args.redis {
+        None => (Hub::new(), String::new()),
+        Some(url) => {
+            let config = RedisConfig::new(url)
+                .unwrap_or_else(|e| {
+                    eprintln!("--redis {url}: {e}");
+                    std::process::exit(2)
+                })
+                .prefix("chat");
+            let hub = Hub::builder().redis(config).build();
+            (hub, format!("{}-", local.port()))
+        }
+    };
     let room = Room {
-        messages: broadcast::channel(256).0,
+        hub,
         guests: Arc::default(),
+        tag: tag.into(),
         shutdown: Shutdown::new(),
     };
     let shutdown = room.shutdown.clone();
@@ -90,8 +124,7 @@ async fn main() -> std::io::Result<()> {
         .route("/ws", get(join))
         .with_state(room);
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("chat on http://{}/", listener.local_addr()?);
+    println!("chat on http://{local}/");
     // Small chat messages and pings must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

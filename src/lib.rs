@@ -28,6 +28,7 @@
 
 pub mod client;
 mod error;
+pub mod hub;
 pub mod protocol;
 pub mod server;
 pub mod socket;

@@ -929,6 +929,21 @@ impl Driver {
         self.framing.encode_message(out, message, &mut self.rng)
     }
 
+    /// Sends a message framed once for many connections: the frame for this
+    /// connection's family (and deflate window) is shared, not rebuilt. Small
+    /// frames are copied into the packed write buffer behind what is queued (so a
+    /// burst leaves in one write, and costs less than a shared reference would);
+    /// from 16 KiB on the shared bytes are queued as they are, without a copy.
+    ///
+    /// A client masks every frame with its own key, so a client driver sends
+    /// the message as [`send`](Driver::send) would: it saves nothing there.
+    /// Errors as `send`.
+    pub fn send_prepared(&mut self, message: &super::PreparedMessage) -> Result<(), Error> {
+        self.check_can_send()?;
+        let out = sink(&self.phase, &mut self.output, &mut self.deferred);
+        self.framing.encode_prepared(out, message, &mut self.rng)
+    }
+
     /// Sends a ping (hybi only); at most 125 bytes. The peer's pong arrives as
     /// [`Event::Pong`] with the same payload.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {

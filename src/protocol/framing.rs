@@ -21,6 +21,7 @@ use super::hixie;
 use super::hybi;
 use super::options::Options;
 use super::output::Output;
+use super::prepared::PreparedMessage;
 use super::rng::Randomness;
 use super::version::{Role, Version};
 use bytes::{Bytes, BytesMut};
@@ -168,6 +169,38 @@ impl Framing {
             (Framing::Hixie { .. }, Message::Binary(_)) => {
                 return Err(Error::new(ErrorKind::Unsupported("binary messages")))
             }
+        }
+        Ok(())
+    }
+
+    /// Appends a message framed once for many connections: the shared frame of
+    /// this family (compressed once per set of deflate settings), or, for a
+    /// client, which masks every frame with a key of its own, the message encoded
+    /// as any other.
+    pub(crate) fn encode_prepared(
+        &mut self,
+        out: &mut Output,
+        prepared: &PreparedMessage,
+        rng: &mut Randomness,
+    ) -> Result<(), Error> {
+        match self {
+            Framing::Hybi {
+                role: Role::Client, ..
+            } => return self.encode_message(out, prepared.message().clone(), rng),
+            Framing::Hybi { outgoing, .. } => {
+                let message = prepared.message();
+                #[cfg(feature = "deflate")]
+                if let Some(settings) = outgoing.compression(prepared.opcode(), message.len()) {
+                    // The peer's window now holds the message: ours must too.
+                    outgoing.after_foreign_frame(message.as_bytes(), frame::RSV1);
+                    out.push_payload(prepared.deflated_frame(settings));
+                    return Ok(());
+                }
+                #[cfg(not(feature = "deflate"))]
+                let _ = (outgoing, message);
+                out.push_payload(prepared.hybi_frame());
+            }
+            Framing::Hixie { .. } => out.push_payload(prepared.hixie_frame()?),
         }
         Ok(())
     }

@@ -101,6 +101,7 @@
 mod methods;
 mod close;
 mod config;
+mod fanout;
 mod handshake;
 mod ping;
 mod shared;

@@ -375,6 +375,51 @@ where
     }
 }
 
+// ---- hub hook (prepared messages): begin ----
+/// Why [`Shared::try_send_prepared`] did not queue a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The write buffer is above its high-water mark.
+    Full,
+    /// The connection can no longer send.
+    Closed,
+}
+
+impl<IO> Shared<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Queues a prepared message if the write buffer is at or below its
+    /// high-water mark, without waiting and without I/O. Whoever drives the socket
+    /// (its reader, a waiting send) is woken to write it, once per burst: if bytes
+    /// were already queued, a wakeup is on its way (or the transport's writable
+    /// waker is armed), and what is queued now leaves in the same write.
+    pub(crate) fn try_send_prepared(
+        &self,
+        message: &protocol::PreparedMessage,
+    ) -> Result<(), Refused> {
+        let mut s = self.lock();
+        if s.broken || s.closed || s.check_can_send().is_err() {
+            return Err(Refused::Closed);
+        }
+        let idle = s.queued() == 0;
+        if s.queued() > s.write_buffer_size {
+            return Err(Refused::Full);
+        }
+        s.driver
+            .send_prepared(message)
+            .map_err(|_| Refused::Closed)?;
+        drop(s);
+        if idle {
+            // Every task driving the socket registers with the readers (see
+            // `State::step`), whatever it waits for.
+            self.ctx.readers.wake_all();
+        }
+        Ok(())
+    }
+}
+// ---- hub hook: end ----
+
 impl<IO> Shared<IO> {
     fn lock(&self) -> MutexGuard<'_, State<IO>> {
         // A panic while the lock was held leaves the state as consistent as any

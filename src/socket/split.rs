@@ -29,7 +29,7 @@ pub(crate) fn split<IO>(shared: Arc<Shared<IO>>) -> (Sender<IO>, Receiver<IO>) {
 /// pings and the closing handshake work whichever half is busy. The connection
 /// closes when both halves are dropped.
 pub struct Sender<IO> {
-    shared: Arc<Shared<IO>>,
+    pub(super) shared: Arc<Shared<IO>>,
 }
 
 /// The receiving half of a [`WebSocket`], from [`WebSocket::split`]: read it

@@ -1,7 +1,9 @@
 // Two headless Chromium pages in the chat example's room: each says something and
 // must see what the other said. Prints JSON lines like the other peers.
 //
-//   node chat.js http://127.0.0.1:PORT/
+//   node chat.js http://127.0.0.1:PORT/ [http://127.0.0.1:OTHER/]
+//
+// With two URLs the pages are on two chat processes (joined through Redis).
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -15,8 +17,9 @@ const report = (r) => process.stdout.write(JSON.stringify(r) + '\n');
   });
   try {
     const pages = [await browser.newPage(), await browser.newPage()];
-    for (const page of pages) {
-      await page.goto(process.argv[2]);
+    const urls = [process.argv[2], process.argv[3] || process.argv[2]];
+    for (const [i, page] of pages.entries()) {
+      await page.goto(urls[i]);
       await page.waitForFunction(() => document.getElementById('status').textContent === 'connected', null, { timeout: 20000 });
     }
     report({ step: 'both-connected', ok: true, detail: '' });

@@ -501,16 +501,18 @@ fn print_tables(rows: &[Row], cells: &[Vec<Cell>]) {
 
     header("server CPU per operation");
     for (row, cells) in rows.iter().zip(cells) {
-        let cpu: Vec<f64> = cells
-            .iter()
-            .map(|c| c.cpu_per_op().as_secs_f64())
-            .collect();
+        let cpu: Vec<f64> = cells.iter().map(|c| c.cpu_per_op().as_secs_f64()).collect();
         let (peer, best) = best_peer(&cpu, false);
         print!("| {} |", row.name);
         for c in cells {
             print!(" {} |", fmt_duration(c.cpu_per_op()));
         }
-        println!(" {} | {:.2} | {:.2} |", peer.name(), cpu[0] / best, cpu[1] / best);
+        println!(
+            " {} | {:.2} | {:.2} |",
+            peer.name(),
+            cpu[0] / best,
+            cpu[1] / best
+        );
     }
     println!(
         "\nratios: ours / the best of fastwebsockets, tokio-websockets and \
@@ -609,7 +611,9 @@ impl Child {
         writeln!(self.stdin, "measure").unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).expect("a measurement");
-        let mut it = line.split_whitespace().map(|v| v.parse().expect("a number"));
+        let mut it = line
+            .split_whitespace()
+            .map(|v| v.parse().expect("a number"));
         (it.next().unwrap(), it.next().unwrap())
     }
 }
@@ -619,9 +623,7 @@ async fn idle(n: usize) {
     // Each process holds one end of every socket, plus a few files of its own.
     let n = if n + 64 > limit {
         let fewer = limit.saturating_sub(64);
-        println!(
-            "note: the open-files limit is {limit}; measuring {fewer} sockets instead of {n}"
-        );
+        println!("note: the open-files limit is {limit}; measuring {fewer} sockets instead of {n}");
         fewer
     } else {
         n
@@ -696,11 +698,7 @@ fn main() {
                 )
             }
             "--idle" => {
-                idle_sockets = Some(
-                    args.next()
-                        .and_then(|s| s.parse().ok())
-                        .expect("--idle N"),
-                )
+                idle_sockets = Some(args.next().and_then(|s| s.parse().ok()).expect("--idle N"))
             }
             // What cargo bench passes along.
             "--bench" => {}

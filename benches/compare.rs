@@ -14,13 +14,14 @@
 //! ```sh
 //! cargo bench --bench compare                    # every row, 2 s per cell
 //! cargo bench --bench compare -- --secs 5 --rows pipelined,16\ MiB
-//! cargo bench --bench compare -- --idle 10000    # server RSS per idle socket
+//! cargo bench --bench compare -- --idle [N]      # server RSS per idle socket
 //! ```
 //!
-//! `COMPARE_SECS` sets the seconds per cell too. `--idle N` runs each server in
-//! a child process of this binary (`--serve NAME`), opens `N` idle sockets to it
-//! and reports the child's RSS (`/proc/self/statm`) and malloc heap (glibc's
-//! `mallinfo2`) per socket. See `benches/README.md` for the figures.
+//! `COMPARE_SECS` sets the seconds per cell too. `--idle N` (default 10,000)
+//! runs each server in a child process of this binary (`--serve NAME`), opens
+//! `N` idle sockets to it and reports the child's RSS (`/proc/self/statm`) and
+//! malloc heap (glibc's `mallinfo2`) per socket. See `benches/README.md` for
+//! the figures.
 
 use bytes::Bytes;
 use futures::future::join_all;
@@ -408,8 +409,10 @@ async fn run_cell(server: &Running, row: &Row, secs: f64) -> Cell {
             }
         }
     }
-    // The window starts once every connection is open and ends once every
-    // task has finished the round it was in.
+    // The window starts once every connection is open and the server has
+    // settled (hyper starts the handler after the response has gone), and ends
+    // once every task has finished the round it was in.
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let cpu = server.cpu();
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -677,7 +680,7 @@ async fn echo_once(ws: &mut Client) {
 // ---------------------------------------------------------------------------
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
     let mut secs: f64 = std::env::var("COMPARE_SECS")
         .ok()
         .map(|s| s.parse().expect("COMPARE_SECS: seconds"))
@@ -698,7 +701,8 @@ fn main() {
                 )
             }
             "--idle" => {
-                idle_sockets = Some(args.next().and_then(|s| s.parse().ok()).expect("--idle N"))
+                let n = args.next_if(|a| !a.starts_with("--"));
+                idle_sockets = Some(n.map_or(10_000, |n| n.parse().expect("--idle [N]")));
             }
             // What cargo bench passes along.
             "--bench" => {}

@@ -443,7 +443,7 @@ fn fmt_duration(d: Duration) -> String {
     let ns = d.as_nanos() as f64;
     if ns < 10_000.0 {
         format!("{:.2} µs", ns / 1e3)
-    } else if ns < 10_000_000.0 {
+    } else if ns < 1_000_000.0 {
         format!("{:.0} µs", ns / 1e3)
     } else {
         format!("{:.1} ms", ns / 1e6)

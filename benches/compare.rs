@@ -80,12 +80,13 @@ impl Server {
     }
 
     async fn serve(self, listener: TcpListener) {
+        let ours_hyper = ours_hyper::acceptor();
         loop {
             let (tcp, _) = listener.accept().await.expect("accept");
             tcp.set_nodelay(true).expect("TCP_NODELAY");
             match self {
                 Server::OursRaw => tokio::spawn(ours_raw(tcp)),
-                Server::OursHyper => tokio::spawn(ours_hyper(tcp)),
+                Server::OursHyper => ours_hyper(tcp),
                 Server::Fastwebsockets => tokio::spawn(fastwebsockets_conn(tcp)),
                 Server::TokioWebsockets => {
                     tokio::spawn(tokio::task::unconstrained(tokio_websockets_conn(tcp)))
@@ -108,9 +109,12 @@ async fn ours_raw(tcp: TcpStream) {
     }
 }
 
-/// examples/echo.rs: `WsLayer` over `http_builder()`, default `Config`.
-async fn ours_hyper(tcp: TcpStream) {
+/// examples/echo.rs: one `WsLayer` service with an echo handler, default
+/// `Config`, cloned into every connection of `http_builder()`.
+mod ours_hyper {
+    use super::Infallible;
     use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+    use tokio::net::TcpStream;
     use websocket_protocol::server::{http_builder, RequestInfo, ServerSocket, WsLayer};
 
     async fn echo(mut ws: ServerSocket, _request: RequestInfo) {
@@ -120,16 +124,26 @@ async fn ours_hyper(tcp: TcpStream) {
             }
         }
     }
+
     async fn not_websocket(
         _request: http::Request<hyper::body::Incoming>,
     ) -> Result<http::Response<String>, Infallible> {
         Ok(http::Response::new(String::new()))
     }
-    let layer = WsLayer::new(echo);
-    let service = tower::Layer::layer(&layer, tower::service_fn(not_websocket));
-    let _ = http_builder()
-        .serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(service))
-        .await;
+
+    /// The accept loop's part: builds the service once.
+    pub fn acceptor() -> impl Fn(TcpStream) -> tokio::task::JoinHandle<()> {
+        let layer = WsLayer::new(echo);
+        let service = tower::Layer::layer(&layer, tower::service_fn(not_websocket));
+        move |tcp| {
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let _ = http_builder()
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                    .await;
+            })
+        }
+    }
 }
 
 /// fastwebsockets' examples/echo_server.rs: hyper http1 with upgrades, a

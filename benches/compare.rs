@@ -102,7 +102,7 @@ async fn ours_raw(tcp: TcpStream) {
     let Ok(mut ws) = WebSocket::accept(tcp, Config::default()).await else {
         return;
     };
-    while let Some(Ok(message)) = ws.messages().next().await {
+    while let Some(Ok(message)) = ws.recv().await {
         if ws.send(message).await.is_err() {
             break;
         }
@@ -274,7 +274,8 @@ impl Running {
 type Client = WebSocket<TcpStream>;
 
 /// The client's limits are above every row's message, so only the server's
-/// defaults can refuse one.
+/// defaults can refuse one. It offers no permessage-deflate (our client's
+/// default), so no server compresses.
 fn client_config() -> Config {
     Config::default()
         .max_message_size(64 << 20)

@@ -555,15 +555,19 @@ async fn fragments_past_the_limit(path: Path) -> Outcome {
     Outcome { name: "fragments past max_message_size", peak, bound: 256 * KIB, behaviour: all_ok(results) }
 }
 
-/// A compressed message that inflates past `max_message_size` (1 MiB here):
-/// 1009, with the inflated output never much past the limit.
+/// A compressed message that inflates past `max_inflated_message_size` (1 MiB
+/// here, under the default 64 MiB message limit): 1009, with the inflated output
+/// never much past the cap.
 #[cfg(feature = "deflate")]
 async fn deflate_bomb(path: Path) -> Outcome {
     use flate2::{Compress, Compression, FlushCompress};
+    use websocket_protocol::protocol::{DeflateConfig, Options};
     let limit = MIB;
-    let config = Config::default()
-        .max_message_size(limit)
-        .deflate(websocket_protocol::protocol::DeflateConfig::default());
+    let config = Config::default().options(
+        Options::default()
+            .deflate(DeflateConfig::default())
+            .max_inflated_message_size(limit),
+    );
     // 64 MiB of zeros, raw deflate with a sync flush, trailer stripped: ~64 KiB.
     let mut z = Compress::new(Compression::best(), false);
     let zeros = vec![0u8; MIB];

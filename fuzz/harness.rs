@@ -75,8 +75,8 @@ unsafe impl GlobalAlloc for Counting {
         let new = unsafe { System.realloc(ptr, layout, new_size) };
         if !new.is_null() {
             if new_size >= layout.size() {
-                let live = LIVE.fetch_add(new_size - layout.size(), Relaxed) + new_size
-                    - layout.size();
+                let live =
+                    LIVE.fetch_add(new_size - layout.size(), Relaxed) + new_size - layout.size();
                 PEAK.fetch_max(live, Relaxed);
             } else {
                 LIVE.fetch_sub(layout.size() - new_size, Relaxed);
@@ -192,7 +192,11 @@ impl Conn {
         let role_client = false;
         d.start();
         let mut conn = Conn {
-            wire: WireCheck::new(version, role_client, deflate && d.deflate_params().is_some()),
+            wire: WireCheck::new(
+                version,
+                role_client,
+                deflate && d.deflate_params().is_some(),
+            ),
             d,
             now: Instant::now(),
             events: EventCheck::default(),
@@ -234,7 +238,11 @@ impl Conn {
     /// The status line and the accept header that match the request sent; the
     /// caller adds the other headers and the blank line.
     fn response_start(&self) -> Vec<u8> {
-        let key = self.wire.request_key.as_deref().expect("a client request was sent");
+        let key = self
+            .wire
+            .request_key
+            .as_deref()
+            .expect("a client request was sent");
         format!(
             "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: {}\r\n",
             accept_key(key.as_bytes())
@@ -262,7 +270,11 @@ impl Conn {
         // The read that opens a client allocates the negotiated deflate state.
         let state = if was_open { 0 } else { DEFLATE_STATE };
         let bound = bound(data.len(), self.wire.deflate) + state;
-        assert!(peak <= bound, "{peak} bytes allocated reading {} bytes (bound {bound})", data.len());
+        assert!(
+            peak <= bound,
+            "{peak} bytes allocated reading {} bytes (bound {bound})",
+            data.len()
+        );
         let before = self.wire.total;
         self.drain();
         if !was_open {
@@ -279,7 +291,10 @@ impl Conn {
         );
         let retained = LIVE.load(Relaxed).saturating_sub(self.base);
         let bound = 2 * MAX_MESSAGE + MAX_FRAME + data.len() + SLACK + DEFLATE_SLACK;
-        assert!(retained <= bound, "{retained} bytes held after a read (bound {bound})");
+        assert!(
+            retained <= bound,
+            "{retained} bytes held after a read (bound {bound})"
+        );
     }
 
     pub fn eof(&mut self) {
@@ -340,7 +355,11 @@ fn bound(chunk: usize, deflate: bool) -> usize {
     // The frame being read (the chunk, or the frame the input buffer is sized
     // to), a fragmented message joined, and with deflate its compressed form and
     // the inflated message.
-    let messages = if deflate { 3 * MAX_MESSAGE } else { MAX_MESSAGE };
+    let messages = if deflate {
+        3 * MAX_MESSAGE
+    } else {
+        MAX_MESSAGE
+    };
     2 * chunk + MAX_FRAME + messages + SLACK + if deflate { DEFLATE_SLACK } else { 0 }
 }
 
@@ -391,7 +410,9 @@ impl EventCheck {
             Event::Close(frame) => {
                 let code = frame.code;
                 assert!(
-                    code.is_sendable() || code == CloseCode::NO_STATUS || code == CloseCode::ABNORMAL,
+                    code.is_sendable()
+                        || code == CloseCode::NO_STATUS
+                        || code == CloseCode::ABNORMAL,
                     "Close with code {code}"
                 );
                 assert!(frame.reason.len() <= 123);
@@ -460,7 +481,10 @@ impl WireCheck {
                         let key = head
                             .lines()
                             .find_map(|l| l.strip_prefix("sec-websocket-key: "))
-                            .or_else(|| head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")))
+                            .or_else(|| {
+                                head.lines()
+                                    .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                            })
                             .expect("a key");
                         self.request_key = Some(key.to_owned());
                     } else {
@@ -504,7 +528,10 @@ impl WireCheck {
         match first {
             0x00 => {
                 let end = self.buf.iter().position(|&b| b == 0xFF)?;
-                assert!(std::str::from_utf8(&self.buf[1..end]).is_ok(), "hixie text not UTF-8");
+                assert!(
+                    std::str::from_utf8(&self.buf[1..end]).is_ok(),
+                    "hixie text not UTF-8"
+                );
                 Some(end + 1)
             }
             0xFF => {
@@ -521,7 +548,10 @@ impl WireCheck {
     /// Checks the hybi frame at the front; its length once complete.
     fn hybi_frame(&mut self) -> Option<usize> {
         let b = &self.buf;
-        assert!(b.is_empty() || !self.close_sent, "bytes after our close frame");
+        assert!(
+            b.is_empty() || !self.close_sent,
+            "bytes after our close frame"
+        );
         if b.len() < 2 {
             return None;
         }
@@ -531,7 +561,10 @@ impl WireCheck {
         let masked = b[1] & 0x80 != 0;
         assert_eq!(masked, self.client, "masking of our frames");
         let (len, mut at) = match b[1] & 0x7F {
-            126 => (u16::from_be_bytes(b.get(2..4)?.try_into().unwrap()) as usize, 4),
+            126 => (
+                u16::from_be_bytes(b.get(2..4)?.try_into().unwrap()) as usize,
+                4,
+            ),
             127 => {
                 let len = u64::from_be_bytes(b.get(2..10)?.try_into().unwrap());
                 assert!(len >> 63 == 0, "length's top bit set");
@@ -567,7 +600,10 @@ impl WireCheck {
             self.fragmented = !fin;
         }
         if opcode == 0x1 && rsv == 0 {
-            assert!(std::str::from_utf8(&payload).is_ok() || !fin, "text not UTF-8");
+            assert!(
+                std::str::from_utf8(&payload).is_ok() || !fin,
+                "text not UTF-8"
+            );
         }
         if opcode == 0x8 {
             match payload.len() {
@@ -576,7 +612,10 @@ impl WireCheck {
                 _ => {
                     let code = CloseCode::from(u16::from_be_bytes([payload[0], payload[1]]));
                     assert!(code.is_sendable(), "we sent close code {code}");
-                    assert!(std::str::from_utf8(&payload[2..]).is_ok(), "close reason not UTF-8");
+                    assert!(
+                        std::str::from_utf8(&payload[2..]).is_ok(),
+                        "close reason not UTF-8"
+                    );
                 }
             }
             self.close_sent = true;
@@ -617,7 +656,9 @@ pub fn server_request(data: &[u8]) {
                 buf.len()
             ),
             Err(e) => {
-                let response = e.response_bytes().expect("a refused request gets an answer");
+                let response = e
+                    .response_bytes()
+                    .expect("a refused request gets an answer");
                 assert!(response.starts_with(b"HTTP/1.1 4"), "{e}");
                 return;
             }
@@ -634,9 +675,15 @@ pub fn server_request(data: &[u8]) {
 /// set, they follow a status line and the accept header that match the request,
 /// so the fuzzer reaches the other headers and the frames after them.
 pub fn client_response(data: &[u8]) {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let mut conn = Conn::client_awaiting_response(flags & 2 != 0);
-    let mut input = if flags & 1 != 0 { conn.response_start() } else { Vec::new() };
+    let mut input = if flags & 1 != 0 {
+        conn.response_start()
+    } else {
+        Vec::new()
+    };
     input.extend_from_slice(rest);
     // The reads are cut at the positions the next byte picks, over the whole input.
     let cut = (flags >> 2) as usize + 1;
@@ -649,10 +696,16 @@ pub fn client_response(data: &[u8]) {
 /// Frames to an open hybi driver: the first byte picks the role and deflate;
 /// the rest are reads as [`chunks`] cuts them.
 pub fn hybi(data: &[u8]) {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let deflate = flags & 2 != 0;
     let mut conn = if flags & 1 == 0 {
-        Conn::server(if deflate { Kind::Hybi13Deflate } else { Kind::Hybi13 })
+        Conn::server(if deflate {
+            Kind::Hybi13Deflate
+        } else {
+            Kind::Hybi13
+        })
     } else {
         Conn::client(deflate)
     };
@@ -665,8 +718,14 @@ pub fn hybi(data: &[u8]) {
 /// Bytes to an open hixie driver (hixie-76 when the first byte is even: its first
 /// 8 bytes after that are the key bytes).
 pub fn hixie(data: &[u8]) {
-    let Some((&flags, rest)) = data.split_first() else { return };
-    let mut conn = Conn::server(if flags & 1 == 0 { Kind::Hixie76 } else { Kind::Hixie75 });
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let mut conn = Conn::server(if flags & 1 == 0 {
+        Kind::Hixie76
+    } else {
+        Kind::Hixie75
+    });
     for read in chunks(rest) {
         conn.receive(read);
     }
@@ -693,12 +752,21 @@ pub fn close_frame(data: &[u8]) {
         }
     };
     for client in [false, true] {
-        let mut conn = if client { Conn::client(false) } else { Conn::server(Kind::Hybi13) };
+        let mut conn = if client {
+            Conn::client(false)
+        } else {
+            Conn::server(Kind::Hybi13)
+        };
         let mut frame = vec![0x88, payload.len() as u8];
         if !client {
             frame[1] |= 0x80;
             frame.extend_from_slice(&[0x37, 0xFA, 0x21, 0x3D]);
-            frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ [0x37, 0xFA, 0x21, 0x3D][i % 4]));
+            frame.extend(
+                payload
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ [0x37, 0xFA, 0x21, 0x3D][i % 4]),
+            );
         } else {
             frame.extend_from_slice(payload);
         }
@@ -728,10 +796,16 @@ pub fn inflate(data: &[u8]) {
     if !cfg!(feature = "deflate") {
         return;
     }
-    let Some((&flags, payload)) = data.split_first() else { return };
+    let Some((&flags, payload)) = data.split_first() else {
+        return;
+    };
     let fragment = (flags as usize >> 1) * 64;
     for client in [false, true] {
-        let mut conn = if client { Conn::client(true) } else { Conn::server(Kind::Hybi13Deflate) };
+        let mut conn = if client {
+            Conn::client(true)
+        } else {
+            Conn::server(Kind::Hybi13Deflate)
+        };
         let mut wire = Vec::new();
         let pieces: Vec<&[u8]> = if fragment == 0 || payload.is_empty() {
             vec![payload]
@@ -739,7 +813,15 @@ pub fn inflate(data: &[u8]) {
             payload.chunks(fragment).collect()
         };
         for (i, piece) in pieces.iter().enumerate() {
-            let opcode = if i == 0 { if flags & 1 == 0 { 0x1 } else { 0x2 } } else { 0x0 };
+            let opcode = if i == 0 {
+                if flags & 1 == 0 {
+                    0x1
+                } else {
+                    0x2
+                }
+            } else {
+                0x0
+            };
             let rsv1 = if i == 0 { 0x40 } else { 0 };
             let fin = if i + 1 == pieces.len() { 0x80 } else { 0 };
             frame_into(&mut wire, fin | rsv1 | opcode, piece, !client);
@@ -804,7 +886,9 @@ pub enum Step {
 /// of any version: the handshake (a valid one, cut by the reads like the rest)
 /// then whatever the fuzzer sends.
 pub fn driver(data: &[u8]) {
-    let Ok(script) = Script::arbitrary_take_rest(Unstructured::new(data)) else { return };
+    let Ok(script) = Script::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
     // A client reads the server's response in the same reads as what follows it;
     // a server is built from its request head (chunked heads are `server_request`'s).
     let (mut conn, mut input) = if script.client {
@@ -820,7 +904,11 @@ pub fn driver(data: &[u8]) {
     for step in &script.steps {
         match step {
             Step::Read(n) => {
-                let n = if *n == 0 { input.len() - at } else { (*n as usize).min(input.len() - at) };
+                let n = if *n == 0 {
+                    input.len() - at
+                } else {
+                    (*n as usize).min(input.len() - at)
+                };
                 conn.receive(&input[at..at + n]);
                 at += n;
             }

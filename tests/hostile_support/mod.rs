@@ -203,11 +203,18 @@ async fn open(addr: SocketAddr, extra: &str) -> TcpStream {
     let mut head = Vec::with_capacity(512);
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut byte)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n == 1, "connection closed during the handshake");
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     tcp
 }
 
@@ -238,7 +245,10 @@ async fn read_to_close(tcp: &mut TcpStream) -> (End, usize) {
             let b = &buf[at..have];
             let (len, head) = match b[1] & 0x7F {
                 126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-                127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+                127 if b.len() >= 10 => (
+                    u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
                 126 | 127 => break,
                 n => (n as usize, 2),
             };
@@ -346,7 +356,10 @@ where
     let tasks: Vec<_> = (0..conns).map(|_| tokio::spawn(attack(addr))).collect();
     let mut results = Vec::new();
     for t in tasks {
-        results.push(t.await.unwrap_or_else(|e| Err(format!("attacker panicked: {e}"))));
+        results.push(
+            t.await
+                .unwrap_or_else(|e| Err(format!("attacker panicked: {e}"))),
+        );
     }
     let peak = PEAK.load(Relaxed).saturating_sub(base);
     // Give the server's tasks time to drop what they held before the next attack.
@@ -367,35 +380,69 @@ fn malformed_frames() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("RSV3", frame(0x92, b"x"), 1002),
         ("fragmented ping", frame(0x09, b"x"), 1002),
         ("126-byte ping", frame(0x89, &[0; 126]), 1002),
-        ("126-byte close", frame(0x88, &[0x03, 0xE8].repeat(63)), 1002),
+        (
+            "126-byte close",
+            frame(0x88, &[0x03, 0xE8].repeat(63)),
+            1002,
+        ),
         ("continuation first", frame(0x80, b"x"), 1002),
-        ("text inside a fragmented message", [frame(0x01, b"a"), frame(0x81, b"b")].concat(), 1002),
+        (
+            "text inside a fragmented message",
+            [frame(0x01, b"a"), frame(0x81, b"b")].concat(),
+            1002,
+        ),
         ("invalid UTF-8 text", frame(0x81, &[0xC3, 0x28]), 1007),
-        ("UTF-8 split invalid across fragments", [frame(0x01, &[0xE2, 0x82]), frame(0x80, &[0x28])].concat(), 1007),
+        (
+            "UTF-8 split invalid across fragments",
+            [frame(0x01, &[0xE2, 0x82]), frame(0x80, &[0x28])].concat(),
+            1007,
+        ),
         ("1-byte close payload", frame(0x88, &[0x03]), 1002),
-        ("close reason not UTF-8", frame(0x88, &[0x03, 0xE8, 0xFF]), 1007),
-        ("length with the top bit set (2^63)", {
-            let mut f = vec![0x82, 0xFF];
-            f.extend_from_slice(&(1u64 << 63).to_be_bytes());
-            f.extend_from_slice(&KEY);
-            f
-        }, 1002),
-        ("2^63 - 1 bytes announced", {
-            let mut f = vec![0x82, 0xFF];
-            f.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
-            f.extend_from_slice(&KEY);
-            f
-        }, 1009),
+        (
+            "close reason not UTF-8",
+            frame(0x88, &[0x03, 0xE8, 0xFF]),
+            1007,
+        ),
+        (
+            "length with the top bit set (2^63)",
+            {
+                let mut f = vec![0x82, 0xFF];
+                f.extend_from_slice(&(1u64 << 63).to_be_bytes());
+                f.extend_from_slice(&KEY);
+                f
+            },
+            1002,
+        ),
+        (
+            "2^63 - 1 bytes announced",
+            {
+                let mut f = vec![0x82, 0xFF];
+                f.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+                f.extend_from_slice(&KEY);
+                f
+            },
+            1009,
+        ),
     ];
     for opcode in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
         v.push(("reserved opcode", frame(0x80 | opcode, b"x"), 1002));
     }
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
-        v.push(("reserved close code", frame(0x88, &code.to_be_bytes()), 1002));
+        v.push((
+            "reserved close code",
+            frame(0x88, &code.to_be_bytes()),
+            1002,
+        ));
     }
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999] {
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
+    ] {
         // A valid code is echoed.
-        v.push(("valid close code (echoed)", frame(0x88, &code.to_be_bytes()), code));
+        v.push((
+            "valid close code (echoed)",
+            frame(0x88, &code.to_be_bytes()),
+            code,
+        ));
     }
     v
 }
@@ -429,7 +476,12 @@ async fn malformed(path: Path) -> Outcome {
             behaviour = all_ok(results);
         }
     }
-    Outcome { name: "every malformed frame and close code", peak: worst, bound: 64 * KIB, behaviour }
+    Outcome {
+        name: "every malformed frame and close code",
+        peak: worst,
+        bound: 64 * KIB,
+        behaviour,
+    }
 }
 
 /// A peer that writes 64 KiB messages to an echo handler and never reads: the
@@ -451,14 +503,21 @@ async fn write_flood(path: Path) -> Outcome {
                     Err(_) => return Ok(()),
                 }
             }
-            Err(format!("the server read {sent} bytes without our reading a byte"))
+            Err(format!(
+                "the server read {sent} bytes without our reading a byte"
+            ))
         }
     })
     .await;
     // The write buffer (128 KiB default), the unread messages (64 KiB default,
     // issue 10), the message being read and the one being written, and the
     // kernel-sized reads: 512 KiB.
-    Outcome { name: "write flood, never reading", peak, bound: 512 * KIB, behaviour: all_ok(results) }
+    Outcome {
+        name: "write flood, never reading",
+        peak,
+        bound: 512 * KIB,
+        behaviour: all_ok(results),
+    }
 }
 
 /// A peer that pings without pause and never reads the pongs.
@@ -477,13 +536,20 @@ async fn ping_flood(path: Path) -> Outcome {
                     Err(_) => return Ok(()),
                 }
             }
-            Err(format!("the server read {sent} bytes of pings without our reading a pong"))
+            Err(format!(
+                "the server read {sent} bytes of pings without our reading a pong"
+            ))
         }
     })
     .await;
     // At most one pending pong (issue 10) or the write buffer's worth of them
     // (128 KiB), plus the read in progress: 256 KiB.
-    Outcome { name: "ping flood, pongs never read", peak, bound: 256 * KIB, behaviour: all_ok(results) }
+    Outcome {
+        name: "ping flood, pongs never read",
+        peak,
+        bound: 256 * KIB,
+        behaviour: all_ok(results),
+    }
 }
 
 /// A message of a million one-byte fragments: joined within the message limit,
@@ -526,7 +592,12 @@ async fn million_fragments(path: Path) -> Outcome {
     .await;
     // The message joined once (1 MB, grown in place within the 64 MiB limit, so
     // at most twice that), its echo shares it: 3 MiB.
-    Outcome { name: "a million 1-byte fragments", peak, bound: 3 * MIB, behaviour: all_ok(results) }
+    Outcome {
+        name: "a million 1-byte fragments",
+        peak,
+        bound: 3 * MIB,
+        behaviour: all_ok(results),
+    }
 }
 
 /// Fragments that carry a message past `max_message_size` (64 KiB here).
@@ -552,7 +623,12 @@ async fn fragments_past_the_limit(path: Path) -> Outcome {
     })
     .await;
     // The joined message up to the limit (64 KiB) and the fragment being read.
-    Outcome { name: "fragments past max_message_size", peak, bound: 256 * KIB, behaviour: all_ok(results) }
+    Outcome {
+        name: "fragments past max_message_size",
+        peak,
+        bound: 256 * KIB,
+        behaviour: all_ok(results),
+    }
 }
 
 /// A compressed message that inflates past `max_inflated_message_size` (1 MiB
@@ -573,7 +649,11 @@ async fn deflate_bomb(path: Path) -> Outcome {
     let zeros = vec![0u8; MIB];
     let mut compressed = Vec::with_capacity(128 * KIB);
     for i in 0..64 {
-        let flush = if i == 63 { FlushCompress::Sync } else { FlushCompress::None };
+        let flush = if i == 63 {
+            FlushCompress::Sync
+        } else {
+            FlushCompress::None
+        };
         z.compress_vec(&zeros, &mut compressed, flush).unwrap();
         compressed.reserve(16 * KIB);
     }
@@ -619,23 +699,41 @@ async fn close_never_answered(path: Path) -> Outcome {
         }
     })
     .await;
-    Outcome { name: "our close frame never answered", peak, bound: 32 * KIB, behaviour: all_ok(results) }
+    Outcome {
+        name: "our close frame never answered",
+        peak,
+        bound: 32 * KIB,
+        behaviour: all_ok(results),
+    }
 }
 
 /// The peer sends a close frame and never reads the echo: the server closes.
 async fn close_then_silence(path: Path) -> Outcome {
-    let (peak, results) = measure(path, Config::default(), Handler::Echo, 4, |addr| async move {
-        let mut tcp = open(addr, "").await;
-        tcp.write_all(&frame(0x88, &1000u16.to_be_bytes())).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if closed_by_server(&mut tcp).await {
-            Ok(())
-        } else {
-            Err("still open after the peer's close".into())
-        }
-    })
+    let (peak, results) = measure(
+        path,
+        Config::default(),
+        Handler::Echo,
+        4,
+        |addr| async move {
+            let mut tcp = open(addr, "").await;
+            tcp.write_all(&frame(0x88, &1000u16.to_be_bytes()))
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if closed_by_server(&mut tcp).await {
+                Ok(())
+            } else {
+                Err("still open after the peer's close".into())
+            }
+        },
+    )
     .await;
-    Outcome { name: "peer's close, echo never read", peak, bound: 32 * KIB, behaviour: all_ok(results) }
+    Outcome {
+        name: "peer's close, echo never read",
+        peak,
+        bound: 32 * KIB,
+        behaviour: all_ok(results),
+    }
 }
 
 /// Connections that send their request one byte every 200 ms, or nothing at
@@ -658,26 +756,45 @@ async fn slow_handshakes(path: Path, silent: bool) -> Outcome {
                 return Ok(()); // closed by the server
             }
             let mut probe = [0u8; 64];
-            if let Ok(r) = tokio::time::timeout(Duration::from_millis(200), tcp.read(&mut probe)).await {
+            if let Ok(r) =
+                tokio::time::timeout(Duration::from_millis(200), tcp.read(&mut probe)).await
+            {
                 match r {
                     Ok(0) | Err(_) => return Ok(()),
                     // A 408 or similar answer, then the close.
-                    Ok(_) => return if closed_by_server(&mut tcp).await { Ok(()) } else { Err("answered but open".into()) },
+                    Ok(_) => {
+                        return if closed_by_server(&mut tcp).await {
+                            Ok(())
+                        } else {
+                            Err("answered but open".into())
+                        }
+                    }
                 }
             }
             if i * 200 > 15_000 {
                 break;
             }
         }
-        Err(format!("a {}-byte request sent at 5 bytes/s was never cut off", request.len()))
+        Err(format!(
+            "a {}-byte request sent at 5 bytes/s was never cut off",
+            request.len()
+        ))
     })
     .await;
     Outcome {
-        name: if silent { "silent TCP connections" } else { "slowloris (1 byte per 200 ms)" },
+        name: if silent {
+            "silent TCP connections"
+        } else {
+            "slowloris (1 byte per 200 ms)"
+        },
         peak,
         // A pending handshake: the connection's task and a small read buffer; on
         // the hyper paths, hyper's connection and its read buffer too.
-        bound: if path == Path::Raw { 16 * KIB } else { 48 * KIB },
+        bound: if path == Path::Raw {
+            16 * KIB
+        } else {
+            48 * KIB
+        },
         behaviour: all_ok(results),
     }
 }
@@ -735,7 +852,12 @@ pub fn run(path: Path) {
             );
             let broken = if awaited { &mut known } else { &mut failures };
             if !mem_ok {
-                broken.push(format!("{}: {} KiB > {} KiB", o.name, o.peak / KIB, o.bound / KIB));
+                broken.push(format!(
+                    "{}: {} KiB > {} KiB",
+                    o.name,
+                    o.peak / KIB,
+                    o.bound / KIB
+                ));
             }
             if let Err(e) = &o.behaviour {
                 broken.push(format!("{}: {e}", o.name));

@@ -190,13 +190,11 @@ impl Conn {
     fn started(mut d: Driver, deflate: bool) -> Conn {
         let version = d.version();
         let role_client = false;
+        #[cfg(feature = "deflate")]
+        let deflate = deflate && d.deflate_params().is_some();
         d.start();
         let mut conn = Conn {
-            wire: WireCheck::new(
-                version,
-                role_client,
-                deflate && d.deflate_params().is_some(),
-            ),
+            wire: WireCheck::new(version, role_client, cfg!(feature = "deflate") && deflate),
             d,
             now: Instant::now(),
             events: EventCheck::default(),

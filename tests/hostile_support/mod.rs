@@ -821,6 +821,7 @@ pub fn run(path: Path) {
         .build()
         .unwrap();
     rt.block_on(async {
+        #[allow(unused_mut)] // pushed to with the deflate feature
         let mut outcomes = vec![
             malformed(path).await,
             write_flood(path).await,

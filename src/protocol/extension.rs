@@ -119,7 +119,11 @@ pub(crate) fn transforms(
         }
         None => (None, None),
     };
-    (Outgoing { deflater }, Incoming { inflater })
+    let incoming = Incoming {
+        inflater,
+        max_inflated: options.max_inflated_message_size.unwrap_or(usize::MAX),
+    };
+    (Outgoing { deflater }, incoming)
 }
 
 /// The transforms applied to messages we send.
@@ -180,6 +184,9 @@ pub(crate) fn compress_standalone(settings: Compression, payload: &[u8]) -> Byte
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
     inflater: Option<Inflater>,
+    /// [`Options::max_inflated_message_size`]; only read with an inflater, which
+    /// only [`transforms`] sets, along with it.
+    max_inflated: usize,
 }
 
 impl Incoming {
@@ -202,7 +209,9 @@ impl Incoming {
     /// the result passes `max`.
     pub(crate) fn decode(&mut self, rsv: u8, payload: Bytes, max: usize) -> Result<Bytes, Error> {
         match &mut self.inflater {
-            Some(inflater) if rsv & RSV1 != 0 => inflater.decompress(&payload, max),
+            Some(inflater) if rsv & RSV1 != 0 => {
+                inflater.decompress(&payload, max.min(self.max_inflated))
+            }
             _ => Ok(payload),
         }
     }

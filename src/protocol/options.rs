@@ -25,6 +25,7 @@ const MAX_TIMER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// | [`headers`](Options::headers) | none | client |
 /// | [`rng_seed`](Options::rng_seed) | thread RNG | client (key, masks) |
 /// | [`deflate`](Options::deflate) (feature `deflate`) | server: accepts with `DeflateConfig::default()`; client: no offer | both |
+/// | `max_inflated_message_size` (feature `deflate`) | the max message size | both |
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,6 +45,8 @@ pub struct Options {
     pub(crate) keepalive: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) protocols: Vec<String>,
+    /// Cap on a compressed message once inflated; `None`: `max_message_size`.
+    pub(crate) max_inflated_message_size: Option<usize>,
     pub(crate) allow_drafts: bool,
     pub(crate) secure: bool,
     pub(crate) headers: HeaderMap,
@@ -74,6 +77,7 @@ impl Default for Options {
             keepalive: None,
             idle_timeout: None,
             protocols: Vec::new(),
+            max_inflated_message_size: None,
             allow_drafts: false,
             secure: false,
             headers: HeaderMap::new(),
@@ -186,6 +190,22 @@ impl Options {
     /// The stream of a given seed may change with the `rand` version.
     pub fn rng_seed(mut self, seed: u64) -> Self {
         self.rng_seed = Some(seed);
+        self
+    }
+
+    /// Largest incoming compressed message once inflated, when it should be
+    /// lower than [`max_message_size`](Options::max_message_size) (the default);
+    /// a larger one closes with 1009 as soon as the inflated output passes it.
+    ///
+    /// An uncompressed message costs the peer as many bytes as it costs us; a
+    /// compressed one does not: about 64 KiB of deflate inflate to 64 MiB. With
+    /// deflate on, a peer can make the server hold about 2.5 times the message
+    /// limit per connection (the compressed message, and the output growing to the
+    /// limit) for a few KiB sent. This cap bounds the inflated part separately, for
+    /// servers that accept large uploads but want compressed ones small.
+    #[cfg(feature = "deflate")]
+    pub fn max_inflated_message_size(mut self, bytes: usize) -> Self {
+        self.max_inflated_message_size = Some(bytes);
         self
     }
 

@@ -5,9 +5,11 @@
 //! 1,000 runs over an in-memory pipe and 1,000 over loopback TCP, with no
 //! sleeps: each run races the server's drop against the client's read.
 
+// Only its TCP pair is used here.
+#[allow(unused_imports)]
 mod socket_support;
 
-use socket_support::*;
+use socket_support::tcp_pair;
 use tokio::io::{AsyncRead, AsyncWrite};
 use websocket_protocol::{CloseCode, Config, ErrorKind, WebSocket};
 

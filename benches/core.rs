@@ -10,6 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::io::{Read, Write};
+use std::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::{Role as TRole, WebSocket, WebSocketConfig};
 use websocket_protocol::protocol::{apply_mask, Driver, Event, Options, Utf8Bytes};
 
@@ -57,7 +58,7 @@ fn server() -> Driver {
         .max_frame_size(4 * MIB)
         .max_message_size(4 * MIB);
     let mut d = Driver::server(&req, options).unwrap();
-    d.start();
+    d.start(Instant::now());
     while d.poll_transmit().is_some() {}
     while d.poll_event().is_some() {}
     d
@@ -65,7 +66,7 @@ fn server() -> Driver {
 
 /// Feeds `wire` to the driver and consumes the messages; returns their count.
 fn feed(d: &mut Driver, wire: &[u8]) -> usize {
-    d.receive(wire);
+    d.receive(wire, Instant::now());
     let mut n = 0;
     while let Some(e) = d.poll_event() {
         if let Event::Message(m) = e {
@@ -138,10 +139,17 @@ fn parse_large(c: &mut Criterion) {
     // Reading straight into the driver's buffer, as an I/O layer does: no copy in
     // `receive`, only the copy a socket read would make anyway.
     let mut d = server();
-    g.bench_function("ours_driver_input_buffer", |b| {
+    g.bench_function("ours_driver_input_chunk", |b| {
         b.iter(|| {
-            d.input_buffer().extend_from_slice(black_box(&wire));
-            d.process_input();
+            let now = Instant::now();
+            let mut rest = black_box(&wire[..]);
+            while !rest.is_empty() {
+                let chunk = d.input_chunk(rest.len());
+                let n = chunk.len();
+                chunk.copy_from_slice(&rest[..n]);
+                d.commit(n, now);
+                rest = &rest[n..];
+            }
             black_box(d.poll_event());
         })
     });

@@ -90,6 +90,7 @@ fn echo_json(c: &mut Criterion) {
 
 /// Prints what one message costs on the wire with and without compression.
 fn wire_sizes(_rt: &Runtime, text: &str, other: &str) {
+    use std::time::Instant;
     use websocket_protocol::protocol::{Driver, Options, Transmit};
     for deflate in [false, true] {
         let mut options = Options::default();
@@ -97,16 +98,16 @@ fn wire_sizes(_rt: &Runtime, text: &str, other: &str) {
             options = options.deflate(DeflateConfig::default());
         }
         let mut client = Driver::client("ws://x/", options.clone()).unwrap();
-        client.start();
+        client.start(Instant::now());
         let Some(Transmit::Data(request)) = client.poll_transmit() else {
             unreachable!()
         };
         let mut server = Driver::server_from_bytes(&request, options)
             .unwrap()
             .unwrap();
-        server.start();
+        server.start(Instant::now());
         while let Some(Transmit::Data(b)) = server.poll_transmit() {
-            client.receive(&b);
+            client.receive(&b, Instant::now());
         }
         // Two different messages: the second shows the shared window at work.
         let mut sizes = Vec::new();

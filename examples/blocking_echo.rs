@@ -60,8 +60,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             }
         }
     };
-    driver.start();
-    driver.handle_timeout(Instant::now());
+    driver.start(Instant::now());
     loop {
         // Answer what the last input asked for.
         while let Some(event) = driver.poll_event() {
@@ -92,8 +91,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         });
         stream.set_read_timeout(wait)?;
         match stream.read(&mut buf) {
-            Ok(0) => driver.receive_eof(),
-            Ok(n) => driver.receive(&buf[..n]),
+            Ok(0) => driver.receive_eof(Instant::now()),
+            Ok(n) => driver.receive(&buf[..n], Instant::now()),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -101,6 +100,9 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 ) => {}
             Err(e) => return Err(e),
         }
-        driver.handle_timeout(Instant::now());
+        let now = Instant::now();
+        if driver.poll_timeout().is_some_and(|t| t <= now) {
+            driver.handle_timeout(now);
+        }
     }
 }

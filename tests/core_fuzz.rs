@@ -5,6 +5,7 @@
 mod core_support;
 
 use core_support::*;
+use std::time::Instant;
 
 use proptest::prelude::*;
 use websocket_protocol::protocol::{accept_key, Driver, Event, Options, Transmit};
@@ -38,28 +39,29 @@ impl Watch {
     }
 
     fn feed(&mut self, d: &mut Driver, chunk: &[u8], input_limit: usize) {
-        d.receive(chunk);
-        // What is queued to write is bounded by what came in (pongs, one close).
+        d.receive(chunk, Instant::now());
+        // Decoding is lazy: take the events first, then measure.
+        self.take_events(d);
+        // What is queued to write is bounded by what came in (one pong, one close).
         assert!(
             d.buffered_amount() <= chunk.len() + SLACK,
             "{} bytes queued after a {}-byte chunk",
             d.buffered_amount(),
             chunk.len()
         );
-        // The input holds at most one incomplete frame.
-        let input = d.input_buffer();
+        // With every event taken, the input holds at most one incomplete frame.
         assert!(
-            input.len() <= input_limit + SLACK,
+            d.buffered_incoming() <= input_limit + SLACK,
             "input holds {}",
-            input.len()
+            d.buffered_incoming()
         );
         assert!(
             // Buffers this small grow by doubling, counting the space consumed
             // bytes leave at the front (tests/core_memory.rs checks that large
             // ones are sized to the frame exactly).
-            input.capacity() <= 2 * (input_limit + 2 * CHUNK) + SLACK,
+            d.input_capacity() <= 2 * (input_limit + 2 * CHUNK) + SLACK,
             "input capacity {}",
-            input.capacity()
+            d.input_capacity()
         );
         self.drain(d);
     }
@@ -71,6 +73,10 @@ impl Watch {
                 self.shutdown = true;
             }
         }
+        self.take_events(d);
+    }
+
+    fn take_events(&mut self, d: &mut Driver) {
         while let Some(e) = d.poll_event() {
             assert!(!self.closed, "event after Close: {e:?}");
             if let Event::Close(_) = e {
@@ -82,13 +88,13 @@ impl Watch {
 
 fn server_driver(options: Options) -> Driver {
     let mut d = Driver::server(&upgrade_request(), options).unwrap();
-    d.start();
+    d.start(Instant::now());
     d
 }
 
 fn client_driver() -> (Driver, Vec<u8>) {
     let mut d = Driver::client("ws://x/", limits()).unwrap();
-    d.start();
+    d.start(Instant::now());
     let key = d.client_request().unwrap().headers()["sec-websocket-key"]
         .to_str()
         .unwrap()
@@ -112,7 +118,7 @@ fn hixie_driver(hixie76: bool) -> Driver {
             .header("Sec-WebSocket-Key2", "3 4");
     }
     let mut d = Driver::server(&req.body(()).unwrap(), limits().allow_drafts(true)).unwrap();
-    d.start();
+    d.start(Instant::now());
     d
 }
 
@@ -223,7 +229,7 @@ proptest! {
         for c in &chunks {
             w.feed(&mut d, c, MAX_FRAME);
         }
-        d.receive_eof();
+        d.receive_eof(Instant::now());
         w.drain(&mut d);
         prop_assert!(w.closed && w.shutdown);
     }
@@ -236,7 +242,7 @@ proptest! {
         for c in &chunks {
             w.feed(&mut d, c, MAX_FRAME);
         }
-        d.receive_eof();
+        d.receive_eof(Instant::now());
         w.drain(&mut d);
         prop_assert!(w.closed && w.shutdown);
     }
@@ -251,7 +257,7 @@ proptest! {
         for input in [&head, &mixed] {
             match Driver::server_from_bytes(input, limits().allow_drafts(true)) {
                 Ok(Some(mut d)) => {
-                    d.start();
+                    d.start(Instant::now());
                     let mut w = Watch::new();
                     w.drain(&mut d);
                 }
@@ -273,7 +279,7 @@ proptest! {
         for c in &chunks {
             w.feed(&mut d, c, 2048);
         }
-        d.receive_eof();
+        d.receive_eof(Instant::now());
         w.drain(&mut d);
         prop_assert!(w.closed && w.shutdown);
     }
@@ -286,7 +292,7 @@ proptest! {
         for c in &chunks {
             w.feed(&mut d, c, MAX_FRAME);
         }
-        d.receive_eof();
+        d.receive_eof(Instant::now());
         w.drain(&mut d);
         prop_assert!(w.closed && w.shutdown);
     }
@@ -299,7 +305,7 @@ proptest! {
         for c in &chunks {
             w.feed(&mut d, c, MAX_MESSAGE);
         }
-        d.receive_eof();
+        d.receive_eof(Instant::now());
         w.drain(&mut d);
         prop_assert!(w.closed && w.shutdown);
     }
@@ -312,7 +318,7 @@ proptest! {
         for c in &chunks {
             w.feed(&mut d, c, MAX_MESSAGE);
         }
-        d.receive_eof();
+        d.receive_eof(Instant::now());
         w.drain(&mut d);
         prop_assert!(w.closed && w.shutdown);
     }
@@ -324,7 +330,7 @@ proptest! {
         fn outcome(mut d: Driver, chunks: &[Vec<u8>]) -> (Vec<Event>, Vec<u8>) {
             let mut out = Vec::new();
             for c in chunks.iter().chain([&Vec::new()]) {
-                d.receive(c);
+                d.receive(c, Instant::now());
                 while let Some(t) = d.poll_transmit() {
                     if let Transmit::Data(b) = t {
                         out.extend_from_slice(&b);

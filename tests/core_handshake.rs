@@ -5,6 +5,7 @@
 mod core_support;
 
 use core_support::*;
+use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -220,9 +221,9 @@ fn upgrade_and_connection_are_case_insensitive_tokens() {
 #[test]
 fn hybi_response_is_byte_exact_for_the_rfc_sample_key() {
     let mut d = Driver::server(&hybi_request("13"), Options::default()).unwrap();
-    assert_eq!(d.state(), ReadyState::Connecting);
-    d.start();
-    assert_eq!(d.state(), ReadyState::Open);
+    assert_eq!(d.ready_state(), ReadyState::Connecting);
+    d.start(Instant::now());
+    assert_eq!(d.ready_state(), ReadyState::Open);
     let (out, shutdown) = drain(&mut d);
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -250,12 +251,12 @@ fn hixie76_response_is_byte_exact_for_the_drafts_example() {
     let options = drafts().protocols(["sample"]);
     let mut d = Driver::server(&hixie76_request("/demo", "example.com"), options).unwrap();
     assert_eq!(d.protocol(), Some("sample"));
-    d.start();
+    d.start(Instant::now());
     let (head, _) = drain(&mut d);
     assert_eq!(String::from_utf8(head).unwrap(), HIXIE76_HEAD);
-    assert_eq!(d.state(), ReadyState::Connecting);
+    assert_eq!(d.ready_state(), ReadyState::Connecting);
     assert_eq!(events(&mut d), vec![]);
-    d.receive(HIXIE76_KEY3);
+    d.receive(HIXIE76_KEY3, Instant::now());
     let (answer, _) = drain(&mut d);
     assert_eq!(answer, HIXIE76_ANSWER);
     assert_eq!(events(&mut d), vec![Event::Open]);
@@ -267,7 +268,7 @@ fn hixie76_location_follows_the_secure_option() {
     for (secure, scheme) in [(false, "ws"), (true, "wss")] {
         let req = hixie76_request("/demo?room=1", "example.com:8443");
         let mut d = Driver::server(&req, drafts().secure(secure)).unwrap();
-        d.start();
+        d.start(Instant::now());
         let head = String::from_utf8(drain(&mut d).0).unwrap();
         let expected =
             format!("Sec-WebSocket-Location: {scheme}://example.com:8443/demo?room=1\r\n");
@@ -280,7 +281,7 @@ fn hixie76_location_follows_the_secure_option() {
 #[test]
 fn hixie75_response_is_byte_exact() {
     let mut d = Driver::server(&hixie75_request(), drafts()).unwrap();
-    d.start();
+    d.start(Instant::now());
     let (out, _) = drain(&mut d);
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -291,7 +292,7 @@ fn hixie75_response_is_byte_exact() {
     assert_eq!(events(&mut d), vec![Event::Open]);
     assert_eq!(d.reason_phrase(), "Web Socket Protocol Handshake");
     let mut d = Driver::server(&hixie75_request(), drafts().secure(true)).unwrap();
-    d.start();
+    d.start(Instant::now());
     let out = String::from_utf8(drain(&mut d).0).unwrap();
     assert!(out.contains("WebSocket-Location: wss://example.com/demo\r\n"));
 }
@@ -314,7 +315,7 @@ fn check_hixie76_late_key(feed: impl FnOnce(&mut Driver), key_with_head: bool) {
     let options = drafts().protocols(["sample"]);
     let mut d = Driver::server_from_bytes(&raw, options).unwrap().unwrap();
     d.text("early").unwrap();
-    d.start();
+    d.start(Instant::now());
     let (out, _) = drain(&mut d);
     if key_with_head {
         let mut expected = HIXIE76_HEAD.as_bytes().to_vec();
@@ -341,7 +342,7 @@ fn hixie76_key_bytes_with_the_head() {
 
 #[test]
 fn hixie76_key_bytes_later_in_one_chunk() {
-    check_hixie76_late_key(|d| d.receive(HIXIE76_KEY3), false);
+    check_hixie76_late_key(|d| d.receive(HIXIE76_KEY3, Instant::now()), false);
 }
 
 #[test]
@@ -349,9 +350,9 @@ fn hixie76_key_bytes_one_at_a_time() {
     check_hixie76_late_key(
         |d| {
             for (i, b) in HIXIE76_KEY3.iter().enumerate() {
-                assert_eq!(d.state(), ReadyState::Connecting, "after {i} bytes");
+                assert_eq!(d.ready_state(), ReadyState::Connecting, "after {i} bytes");
                 assert_eq!(drain(&mut *d).0, b"", "nothing before the 8th byte");
-                d.receive(&[*b]);
+                d.receive(&[*b], Instant::now());
             }
         },
         false,
@@ -361,11 +362,11 @@ fn hixie76_key_bytes_one_at_a_time() {
 #[test]
 fn hixie76_frames_in_the_same_chunk_as_the_key() {
     let mut d = Driver::server(&hixie76_request("/demo", "example.com"), drafts()).unwrap();
-    d.start();
+    d.start(Instant::now());
     drain(&mut d);
     let mut chunk = HIXIE76_KEY3.to_vec();
     chunk.extend_from_slice(b"\x00hi\xff");
-    d.receive(&chunk);
+    d.receive(&chunk, Instant::now());
     assert_eq!(
         events(&mut d),
         vec![Event::Open, Event::Message(Message::text("hi"))]
@@ -390,7 +391,7 @@ fn subprotocol_is_the_first_of_the_clients_list_that_the_server_supports() {
         let options = Options::default().protocols(supported.iter().copied());
         let mut d = Driver::server(&req, options).unwrap();
         assert_eq!(d.protocol(), *expected, "{offer} / {supported:?}");
-        d.start();
+        d.start(Instant::now());
         let head = String::from_utf8(drain(&mut d).0).unwrap();
         match expected {
             Some(p) => assert!(head.ends_with(&format!("Sec-WebSocket-Protocol: {p}\r\n\r\n"))),
@@ -503,9 +504,9 @@ fn server_from_bytes_at_every_split_point() {
                     .unwrap()
             }
         };
-        d.start();
+        d.start(Instant::now());
         if split >= head.len() {
-            d.receive(&raw[split..]);
+            d.receive(&raw[split..], Instant::now());
         }
         let (out, _) = drain(&mut d);
         assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
@@ -554,8 +555,8 @@ fn client_request_shape() {
         .protocols(["chat", "superchat"])
         .headers(extra);
     let mut d = Driver::client("ws://example.com:8080/chat?room=1", options).unwrap();
-    assert_eq!(d.state(), ReadyState::Connecting);
-    d.start();
+    assert_eq!(d.ready_state(), ReadyState::Connecting);
+    d.start(Instant::now());
     let (out, shutdown) = drain(&mut d);
     assert!(!shutdown);
     let text = String::from_utf8(out.clone()).unwrap();
@@ -641,7 +642,7 @@ fn response_for(d: &Driver, extra: &str) -> String {
 
 fn started_client(options: Options) -> Driver {
     let mut d = Driver::client("ws://example.com/chat", options).unwrap();
-    d.start();
+    d.start(Instant::now());
     drain(&mut d);
     d
 }
@@ -658,13 +659,13 @@ fn client_response_at_every_split_point_keeps_frames_in_the_same_chunk() {
         d.text("queued").unwrap();
         let mut wire = response_for(&d, "Sec-WebSocket-Protocol: b\r\n").into_bytes();
         wire.extend_from_slice(b"\x81\x05Hello\x89\x00");
-        d.receive(&wire[..split]);
+        d.receive(&wire[..split], Instant::now());
         if split < head_len {
-            assert_eq!(d.state(), ReadyState::Connecting, "split {split}");
+            assert_eq!(d.ready_state(), ReadyState::Connecting, "split {split}");
             assert_eq!(drain(&mut d).0, b"", "nothing sent before open");
         }
-        d.receive(&wire[split..]);
-        assert_eq!(d.state(), ReadyState::Open);
+        d.receive(&wire[split..], Instant::now());
+        assert_eq!(d.ready_state(), ReadyState::Open);
         assert_eq!(d.protocol(), Some("b"));
         assert_eq!(
             events(&mut d),
@@ -686,7 +687,7 @@ fn client_response_at_every_split_point_keeps_frames_in_the_same_chunk() {
 }
 
 fn refused(d: &mut Driver, response: &str) -> Error {
-    d.receive(response.as_bytes());
+    d.receive(response.as_bytes(), Instant::now());
     let evs = events(d);
     assert_eq!(evs.len(), 2, "{evs:?}");
     assert_eq!(
@@ -696,7 +697,7 @@ fn refused(d: &mut Driver, response: &str) -> Error {
     let (out, shutdown) = drain(d);
     assert_eq!(out, b"", "nothing is sent to a server that refused");
     assert!(shutdown);
-    assert_eq!(d.state(), ReadyState::Closed);
+    assert_eq!(d.ready_state(), ReadyState::Closed);
     assert!(d.text("x").unwrap_err().is_closed());
     match &evs[0] {
         Event::Error(e) => {
@@ -785,7 +786,7 @@ fn client_refuses_an_unoffered_extension() {
 #[test]
 fn client_finish_handshake_for_http_stacks() {
     let mut d = Driver::client("ws://example.com/", Options::default()).unwrap();
-    d.start_without_head();
+    d.start_without_head(Instant::now());
     assert_eq!(drain(&mut d).0, b"", "the HTTP stack sends the request");
     let bad = http::Response::builder()
         .status(101)
@@ -795,7 +796,7 @@ fn client_finish_handshake_for_http_stacks() {
         .body(())
         .unwrap();
     assert_eq!(
-        d.finish_handshake(&bad).unwrap_err().kind(),
+        d.finish_handshake(&bad, Instant::now()).unwrap_err().kind(),
         &ErrorKind::InvalidAccept
     );
     let good = http::Response::builder()
@@ -808,9 +809,12 @@ fn client_finish_handshake_for_http_stacks() {
         )
         .body(())
         .unwrap();
-    d.finish_handshake(&good).unwrap();
+    d.finish_handshake(&good, Instant::now()).unwrap();
     assert_eq!(events(&mut d), vec![Event::Open]);
-    assert!(d.finish_handshake(&good).is_err(), "only once");
+    assert!(
+        d.finish_handshake(&good, Instant::now()).is_err(),
+        "only once"
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 mod core_support;
 
 use core_support::*;
+use std::time::Instant;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -69,14 +70,14 @@ fn large_frames_and_messages_stay_within_the_limits() {
     let wire = frame.repeat(4096);
     let mut d = open_server(Options::default());
     for piece in wire.chunks(1000) {
-        d.receive(piece);
+        d.receive(piece, Instant::now());
         while d.poll_event().is_some() {}
     }
     let before = COUNT.load(Relaxed);
     let mut reads = 0;
     for _ in 0..4 {
         for piece in wire.chunks(1000) {
-            d.receive(piece);
+            d.receive(piece, Instant::now());
             reads += 1;
             while d.poll_event().is_some() {}
         }
@@ -94,7 +95,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
     let idle = LIVE.load(Relaxed);
     let peak = peak_during(|| {
         for piece in wire.chunks(CHUNK) {
-            d.receive(piece);
+            d.receive(piece, Instant::now());
         }
         assert_eq!(
             d.poll_event()
@@ -125,7 +126,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
     let mut d = open_server(options);
     let peak = peak_during(|| {
         for piece in wire.chunks(CHUNK) {
-            d.receive(piece);
+            d.receive(piece, Instant::now());
         }
         match d.poll_event() {
             Some(Event::Message(Message::Binary(b))) => assert_eq!(b.len(), MIB),
@@ -151,7 +152,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
         .unwrap();
     let options = Options::default().max_message_size(MIB).allow_drafts(true);
     let mut d = Driver::server(&req, options).unwrap();
-    d.start();
+    d.start(Instant::now());
     while d.poll_transmit().is_some() {}
     assert_eq!(d.poll_event(), Some(Event::Open));
     let mut wire = vec![0x00];
@@ -159,7 +160,7 @@ fn large_frames_and_messages_stay_within_the_limits() {
     wire.push(0xFF);
     let peak = peak_during(|| {
         for piece in wire.chunks(CHUNK) {
-            d.receive(piece);
+            d.receive(piece, Instant::now());
         }
         match d.poll_event() {
             Some(Event::Message(m)) => assert_eq!(m.len(), MIB),

@@ -37,8 +37,9 @@ impl Link {
         server: Options,
         early: impl FnOnce(&mut Driver, &mut Driver),
     ) -> Self {
+        let now = Instant::now();
         let mut c = Driver::client("ws://example.com/chat", client).unwrap();
-        c.start();
+        c.start(now);
         let mut request = Vec::new();
         while let Some(Transmit::Data(b)) = c.poll_transmit() {
             request.extend_from_slice(&b);
@@ -47,11 +48,11 @@ impl Link {
             .unwrap()
             .unwrap();
         early(&mut c, &mut s);
-        s.start();
+        s.start(now);
         let mut link = Link {
             client: c,
             server: s,
-            now: Instant::now(),
+            now,
             client_events: Vec::new(),
             server_events: Vec::new(),
             up_c2s: true,
@@ -73,24 +74,24 @@ impl Link {
             while let Some(t) = self.client.poll_transmit() {
                 moved = true;
                 match t {
-                    Transmit::Data(b) if self.up_c2s => self.server.receive(&b),
+                    Transmit::Data(b) if self.up_c2s => self.server.receive(&b, self.now),
                     Transmit::Data(_) => {}
                     Transmit::Shutdown => {
                         assert!(!self.client_shut, "shutdown twice");
                         self.client_shut = true;
-                        self.server.receive_eof();
+                        self.server.receive_eof(self.now);
                     }
                 }
             }
             while let Some(t) = self.server.poll_transmit() {
                 moved = true;
                 match t {
-                    Transmit::Data(b) if self.up_s2c => self.client.receive(&b),
+                    Transmit::Data(b) if self.up_s2c => self.client.receive(&b, self.now),
                     Transmit::Data(_) => {}
                     Transmit::Shutdown => {
                         assert!(!self.server_shut, "shutdown twice");
                         self.server_shut = true;
-                        self.client.receive_eof();
+                        self.client.receive_eof(self.now);
                     }
                 }
             }
@@ -145,8 +146,8 @@ fn messages_both_ways_before_and_after_open() {
         c.text("client early").unwrap();
         c.binary(vec![1, 2, 3]).unwrap();
         s.text("server early").unwrap();
-        assert_eq!(c.state(), ReadyState::Connecting);
-        assert_eq!(s.state(), ReadyState::Connecting);
+        assert_eq!(c.ready_state(), ReadyState::Connecting);
+        assert_eq!(s.ready_state(), ReadyState::Connecting);
         assert!(c.buffered_amount() > 0 && s.buffered_amount() > 0);
     });
     assert_eq!(
@@ -161,8 +162,8 @@ fn messages_both_ways_before_and_after_open() {
         link.take_client_events(),
         vec![Event::Open, msg("server early")]
     );
-    assert_eq!(link.client.state(), ReadyState::Open);
-    assert_eq!(link.server.state(), ReadyState::Open);
+    assert_eq!(link.client.ready_state(), ReadyState::Open);
+    assert_eq!(link.server.ready_state(), ReadyState::Open);
 
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     for i in 0..10 {
@@ -191,7 +192,9 @@ fn client_starts_the_close() {
     let mut link = Link::new(Options::default(), Options::default());
     link.take_client_events();
     link.take_server_events();
-    link.client.close(4000, "client says bye").unwrap();
+    link.client
+        .close(4000, "client says bye", link.now)
+        .unwrap();
     assert!(link.client.text("late").unwrap_err().is_closed());
     link.run();
     let frame = CloseFrame::new(4000, "client says bye");
@@ -209,15 +212,15 @@ fn server_starts_the_close() {
     link.take_client_events();
     link.take_server_events();
     link.server
-        .close(CloseCode::GOING_AWAY, "restarting")
+        .close(CloseCode::GOING_AWAY, "restarting", link.now)
         .unwrap();
     link.run();
     let frame = CloseFrame::new(1001, "restarting");
     assert_eq!(link.take_client_events(), vec![Event::Close(frame.clone())]);
     assert_eq!(link.take_server_events(), vec![Event::Close(frame)]);
     assert!(link.server_shut && link.client_shut);
-    assert_eq!(link.client.state(), ReadyState::Closed);
-    assert_eq!(link.server.state(), ReadyState::Closed);
+    assert_eq!(link.client.ready_state(), ReadyState::Closed);
+    assert_eq!(link.server.ready_state(), ReadyState::Closed);
 }
 
 #[test]
@@ -225,8 +228,8 @@ fn both_close_at_once() {
     let mut link = Link::new(Options::default(), Options::default());
     link.take_client_events();
     link.take_server_events();
-    link.client.close(1000, "c").unwrap();
-    link.server.close(1000, "s").unwrap();
+    link.client.close(1000, "c", link.now).unwrap();
+    link.server.close(1000, "s", link.now).unwrap();
     link.run();
     assert_eq!(
         link.take_server_events(),
@@ -250,10 +253,10 @@ fn close_timeout_fires_when_the_peer_never_answers() {
         // The closer's frame is lost: the peer never answers.
         if client_starts {
             link.up_c2s = false;
-            link.client.close(1000, "").unwrap();
+            link.client.close(1000, "", link.now).unwrap();
         } else {
             link.up_s2c = false;
-            link.server.close(1000, "").unwrap();
+            link.server.close(1000, "", link.now).unwrap();
         }
         link.run();
         assert_eq!(link.next_timer(), Some(start + Duration::from_secs(3)));
@@ -315,7 +318,7 @@ fn keepalive_pings_are_sent_and_answered() {
     let at = link.fire_next_timer();
     assert_eq!(at, link.now);
     assert_eq!(at, start + every * 3 + Duration::from_secs(15));
-    assert_eq!(link.server.state(), ReadyState::Open);
+    assert_eq!(link.server.ready_state(), ReadyState::Open);
 
     // The client can keep the connection alive too.
     let mut link = Link::new(Options::default().keepalive(every), Options::default());
@@ -353,7 +356,7 @@ fn idle_timeout_closes_a_silent_peer_with_1001() {
     let last_heard = link.now;
     assert_eq!(link.next_timer(), Some(last_heard + idle));
     link.advance(idle - Duration::from_millis(1));
-    assert_eq!(link.server.state(), ReadyState::Open);
+    assert_eq!(link.server.ready_state(), ReadyState::Open);
     // Silence past the timeout closes it with 1001, which the client sees.
     let at = link.fire_next_timer();
     assert_eq!(at, start + Duration::from_secs(20) + idle);
@@ -379,7 +382,7 @@ fn keepalive_with_idle_timeout_survives_an_answering_peer_and_closes_a_dead_one(
     for _ in 0..10 {
         link.fire_next_timer();
     }
-    assert_eq!(link.server.state(), ReadyState::Open);
+    assert_eq!(link.server.ready_state(), ReadyState::Open);
     let pongs = link
         .take_server_events()
         .into_iter()
@@ -394,7 +397,7 @@ fn keepalive_with_idle_timeout_survives_an_answering_peer_and_closes_a_dead_one(
     link.up_c2s = false;
     assert_eq!(link.fire_next_timer(), start + Duration::from_secs(10));
     assert_eq!(link.fire_next_timer(), start + Duration::from_secs(20));
-    assert_eq!(link.server.state(), ReadyState::Open);
+    assert_eq!(link.server.ready_state(), ReadyState::Open);
     assert_eq!(link.fire_next_timer(), start + Duration::from_secs(25));
     assert!(closed_by_idle(&link.take_server_events()));
     assert!(link.server_shut);
@@ -413,10 +416,10 @@ fn huge_timer_durations_do_not_overflow() {
         .next_timer()
         .is_some_and(|t| t > link.now + Duration::from_secs(1 << 30)));
     link.advance(Duration::from_secs(3600));
-    assert_eq!(link.server.state(), ReadyState::Open);
+    assert_eq!(link.server.ready_state(), ReadyState::Open);
     link.up_s2c = false;
-    link.server.close(1000, "").unwrap();
+    link.server.close(1000, "", link.now).unwrap();
     link.run();
     link.advance(Duration::from_secs(3600));
-    assert_eq!(link.server.state(), ReadyState::Closing);
+    assert_eq!(link.server.ready_state(), ReadyState::Closing);
 }

@@ -70,9 +70,11 @@ impl Conn {
                 return None;
             }
             match self.stream.read(&mut self.buf) {
-                Ok(0) => self.driver.receive_eof(),
-                Ok(n) => self.driver.receive(&self.buf[..n]),
-                Err(e) if e.kind() == IoErrorKind::ConnectionReset => self.driver.receive_eof(),
+                Ok(0) => self.driver.receive_eof(Instant::now()),
+                Ok(n) => self.driver.receive(&self.buf[..n], Instant::now()),
+                Err(e) if e.kind() == IoErrorKind::ConnectionReset => {
+                    self.driver.receive_eof(Instant::now())
+                }
                 Err(e) => panic!("read failed (a hang?): {e}"),
             }
         }
@@ -104,7 +106,7 @@ fn our_server<T: Send + 'static>(
             }
         };
         let mut conn = Conn::new(stream, driver);
-        conn.driver.start();
+        conn.driver.start(Instant::now());
         assert_eq!(conn.next_event(), Some(Event::Open));
         serve(conn)
     });
@@ -213,7 +215,7 @@ fn server_pings_and_closes_tungstenite() {
         let pong = conn.next_event();
         conn.driver.text("before close").unwrap();
         conn.driver
-            .close(CloseCode::GOING_AWAY, "server leaves")
+            .close(CloseCode::GOING_AWAY, "server leaves", Instant::now())
             .unwrap();
         let mut rest = conn.events_until_finished();
         rest.insert(0, pong.unwrap());
@@ -269,7 +271,7 @@ fn our_client(url: &str) -> Conn {
     let addr = url.trim_start_matches("ws://").split('/').next().unwrap();
     let stream = TcpStream::connect(addr).unwrap();
     let mut driver = Driver::client(url, Options::default()).unwrap();
-    driver.start();
+    driver.start(Instant::now());
     let mut conn = Conn::new(stream, driver);
     assert_eq!(conn.next_event(), Some(Event::Open));
     conn
@@ -317,7 +319,9 @@ fn client_talks_to_a_tungstenite_server() {
         Some(Event::Pong("ping from core".into()))
     );
 
-    conn.driver.close(4002, "core leaves").unwrap();
+    conn.driver
+        .close(4002, "core leaves", Instant::now())
+        .unwrap();
     let events = conn.events_until_finished();
     assert_eq!(
         events,
@@ -457,7 +461,7 @@ proptest::proptest! {
         let wire = std::mem::take(&mut ws.get_mut().output);
         let mut d = open_server(Options::default());
         for piece in wire.chunks(read) {
-            d.receive(piece);
+            d.receive(piece, Instant::now());
         }
         let got: Vec<Event> = std::iter::from_fn(|| d.poll_event()).collect();
         let want: Vec<Event> = messages.iter().map(|(m, _)| Event::Message(m.clone())).collect();
@@ -470,7 +474,7 @@ proptest::proptest! {
         messages in proptest::collection::vec(arb_message(), 1..8),
     ) {
         let mut d = Driver::client("ws://x/", Options::default()).unwrap();
-        d.start_without_head();
+        d.start_without_head(Instant::now());
         let key = d.client_request().unwrap().headers()["sec-websocket-key"].clone();
         let res = http::Response::builder()
             .status(101)
@@ -482,7 +486,7 @@ proptest::proptest! {
             )
             .body(())
             .unwrap();
-        d.finish_handshake(&res).unwrap();
+        d.finish_handshake(&res, Instant::now()).unwrap();
         for m in &messages {
             d.send(m.clone()).unwrap();
         }

@@ -5,6 +5,7 @@
 mod core_support;
 
 use core_support::*;
+use std::time::Instant;
 
 use websocket_protocol::protocol::{
     CloseCode, DeflateConfig, DeflateParams, Driver, ErrorKind, Event, Message, Options,
@@ -25,11 +26,11 @@ fn pair(
         sopts = sopts.deflate(s);
     }
     let mut c = Driver::client("ws://localhost/", copts).unwrap();
-    c.start();
+    c.start(Instant::now());
     let request = drain(&mut c).0;
     let mut s = Driver::server_from_bytes(&request, sopts).unwrap().unwrap();
-    s.start();
-    c.receive(&drain(&mut s).0);
+    s.start(Instant::now());
+    c.receive(&drain(&mut s).0, Instant::now());
     assert_eq!(events(&mut c), vec![Event::Open]);
     assert_eq!(events(&mut s), vec![Event::Open]);
     (c, s)
@@ -60,7 +61,7 @@ fn negotiated_both_ways_and_messages_are_compressed() {
             "{} bytes on the wire",
             wire.len()
         );
-        c.receive(&wire);
+        c.receive(&wire, Instant::now());
         assert_eq!(
             events(&mut c),
             vec![Event::Message(Message::text(text.clone()))]
@@ -68,7 +69,7 @@ fn negotiated_both_ways_and_messages_are_compressed() {
         c.binary(text.clone().into_bytes()).unwrap();
         let wire = drain(&mut c).0;
         assert_eq!(wire[0], 0xC2, "FIN + RSV1 + binary");
-        s.receive(&wire);
+        s.receive(&wire, Instant::now());
         assert_eq!(
             events(&mut s),
             vec![Event::Message(Message::binary(text.clone().into_bytes()))]
@@ -96,16 +97,25 @@ fn rfc7692_example_frames_decode() {
         Options::default(),
     );
     // 7.2.3.1: "Hello" in one compressed frame, then in two fragments.
-    c.receive(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
-    c.receive(&[
-        0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
-    ]);
+    c.receive(
+        &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+        Instant::now(),
+    );
+    c.receive(
+        &[
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ],
+        Instant::now(),
+    );
     // 7.2.3.2: the second message refers back into the shared window.
-    c.receive(&[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+    c.receive(&[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00], Instant::now());
     // 7.2.3.3: a stored block.
-    c.receive(&[
-        0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
-    ]);
+    c.receive(
+        &[
+            0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ],
+        Instant::now(),
+    );
     let hello = Event::Message(Message::text("Hello"));
     assert_eq!(
         events(&mut c),
@@ -124,7 +134,7 @@ fn rsv1_is_only_valid_on_the_first_frame_of_a_data_message() {
             Some(DeflateConfig::default()),
             Options::default(),
         );
-        c.receive(bad);
+        c.receive(bad, Instant::now());
         let ev = events(&mut c);
         assert!(
             matches!(&ev[0], Event::Error(e) if matches!(e.kind(), ErrorKind::Protocol(_))),
@@ -146,7 +156,7 @@ fn a_deflate_bomb_closes_with_1009() {
     c.binary(vec![0u8; 64 << 20]).unwrap();
     let wire = drain(&mut c).0;
     assert!(wire.len() < limit, "{}", wire.len());
-    s.receive(&wire);
+    s.receive(&wire, Instant::now());
     let ev = events(&mut s);
     assert!(
         matches!(&ev[0], Event::Error(e) if e.kind() == &ErrorKind::TooBig),
@@ -174,7 +184,7 @@ fn invalid_utf8_inside_a_compressed_text_message_is_1007() {
     c.binary(payload).unwrap();
     let mut wire = drain(&mut c).0;
     wire[0] = 0xC1;
-    s.receive(&wire);
+    s.receive(&wire, Instant::now());
     let ev = events(&mut s);
     assert!(
         matches!(&ev[1], Event::Close(f) if f.code == CloseCode::INVALID_PAYLOAD),

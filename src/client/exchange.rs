@@ -170,7 +170,7 @@ where
 {
     let on_upgrade = hyper::upgrade::on(&mut response);
     let head = head_of(&response);
-    if let Err(e) = driver.finish_handshake(&head) {
+    if let Err(e) = driver.finish_handshake(&head, tokio::time::Instant::now().into_std()) {
         let mut error = Error::handshake(e);
         if error.kind() == ErrorKind::Refused {
             let body = body_start(background, response.into_body(), max_error_body, deadline).await;

@@ -1,6 +1,5 @@
 //! The connection state machine.
 
-use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
 use super::event::{Event, Message, Transmit};
@@ -9,11 +8,14 @@ use super::frame::{self, OpCode};
 use super::handshake::{self, Accepted, ClientHandshake};
 use super::hixie;
 use super::hybi;
+use super::input::Input;
 use super::options::Options;
 use super::output::Output;
+use super::rng::Randomness;
+use super::state::{CloseCause, ConnectionState, ReadyState, Side};
 use super::utf8::Utf8Bytes;
-use super::version::{ReadyState, Role, Version};
-use bytes::{Buf, Bytes, BytesMut};
+use super::version::{Role, Version};
+use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -24,21 +26,13 @@ pub const KEEPALIVE_PAYLOAD: &[u8] = b"websocket-protocol keepalive";
 /// connection does not keep the memory of the largest message it ever saw.
 const RETAINED_INPUT: usize = 64 << 10;
 
-/// Where the connection is. States carry what they need and nothing else.
-///
-/// RFC 6455's closing handshake (section 7) as this type walks it:
-///
-/// ```text
-///             close()                       peer's close frame
-///   Open ────────────────> Closing ──────────────────────────────> Closed
-///    │                        │ close timeout                          ^
-///    │                        └──────────────> Closed (1006) ──────────┤
-///    │ peer's close frame: echo it                                     │
-///    ├──────────────> server: Closed, shut the transport now ──────────┤
-///    │                client: AwaitingEof (the server closes TCP first)┘
-///    │ peer breaks the protocol / idle timeout: send the code, then
-///    └──────────────> Closed, shut the transport now
-/// ```
+/// The chunk [`Driver::input_chunk`] offers when no frame payload is being read
+/// (or what is left of it is smaller): a small read, as most frames are small.
+const SMALL_INPUT: usize = 8 << 10;
+
+/// Where the connection is. States carry what they need and nothing else; the
+/// public view is [`ConnectionState`], whose doc comment draws the closing
+/// handshake (RFC 6455 section 7).
 #[derive(Debug)]
 enum Phase {
     /// Built; `start()` not called yet.
@@ -51,16 +45,26 @@ enum Phase {
         keys: (u32, u32),
     },
     Open,
-    /// We sent a close frame; `deadline` is armed at the next `handle_timeout`.
+    /// A close frame went out (`by` sent the first one); until `deadline`, we
+    /// wait for what `awaiting` names.
     Closing {
-        deadline: Option<Instant>,
+        by: Side,
+        awaiting: Awaiting,
+        deadline: Instant,
     },
+    Closed {
+        frame: CloseFrame,
+        cause: CloseCause,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    /// The peer's close frame, answering ours.
+    CloseFrame,
     /// Client: the closing handshake is done; the server should close the
-    /// transport before `deadline`, after which we do.
-    AwaitingEof {
-        deadline: Option<Instant>,
-    },
-    Closed,
+    /// transport first (RFC 6455 section 7.1.1).
+    Eof,
 }
 
 #[derive(Debug)]
@@ -78,68 +82,90 @@ enum Codec {
     Hixie(hixie::Decoder),
 }
 
-/// A WebSocket connection without I/O: bytes in, events and bytes out.
+/// A WebSocket connection without I/O: bytes and time in, events and bytes out.
 ///
 /// # Calling order
 ///
+/// Every input and command that can start or move a timer takes `now`, the
+/// current time (any monotonic clock: `std::time::Instant::now()`, tokio's
+/// `Instant::now().into_std()`, a fake clock in tests), and the driver remembers
+/// the latest one for work it does later (decoding in `poll_event`). After any
+/// call, [`poll_timeout`](Driver::poll_timeout) is up to date.
+///
 /// 1. Build it: [`Driver::server`] (from an `http::Request<()>`),
 ///    [`Driver::server_from_bytes`] (from the raw request), or [`Driver::client`].
-/// 2. [`start`](Driver::start) queues the handshake (server response or client
-///    request). An HTTP stack that sends the response head itself calls
-///    [`start_without_head`](Driver::start_without_head) instead; a client whose
-///    HTTP stack did the exchange calls [`finish_handshake`](Driver::finish_handshake).
-/// 3. Then, in any order and as often as needed:
-///    - inputs: [`receive`](Driver::receive) (or read into
-///      [`input_buffer`](Driver::input_buffer) and call
-///      [`process_input`](Driver::process_input)), [`receive_eof`](Driver::receive_eof);
-///    - commands: [`text`](Driver::text), [`binary`](Driver::binary),
-///      [`send`](Driver::send), [`ping`](Driver::ping), [`close`](Driver::close);
-///    - [`handle_timeout(now)`](Driver::handle_timeout) after each batch of
-///      inputs and commands, and whenever [`poll_timeout`](Driver::poll_timeout)'s
-///      instant has passed. It is the driver's only clock: it fires due timers and
-///      arms the ones started since the previous call.
-/// 4. After each step, drain the outputs: [`poll_transmit`](Driver::poll_transmit)
-///    until `None` (write the bytes, and close the transport on
-///    [`Transmit::Shutdown`]) and [`poll_event`](Driver::poll_event) until `None`.
+/// 2. [`start(now)`](Driver::start) queues the handshake (server response or
+///    client request). An HTTP stack that sends the response head itself calls
+///    [`start_without_head(now)`](Driver::start_without_head) instead; a client
+///    whose HTTP stack did the exchange calls
+///    [`finish_handshake(response, now)`](Driver::finish_handshake).
+/// 3. Then loop:
+///    1. feed what happened: bytes read, with [`receive(data, now)`](Driver::receive)
+///       or, reading in place, [`input_chunk(max)`](Driver::input_chunk) then
+///       [`commit(n, now)`](Driver::commit); the end of the stream with
+///       [`receive_eof(now)`](Driver::receive_eof); and, once the instant
+///       [`poll_timeout`](Driver::poll_timeout) gave has passed,
+///       [`handle_timeout(now)`](Driver::handle_timeout);
+///    2. take events with [`poll_event`](Driver::poll_event) until `None`,
+///       answering them with commands as needed ([`text`](Driver::text),
+///       [`binary`](Driver::binary), [`send`](Driver::send),
+///       [`ping`](Driver::ping), [`close(code, reason, now)`](Driver::close));
+///    3. write what [`poll_transmit`](Driver::poll_transmit) hands out until
+///       `None`, closing the transport on [`Transmit::Shutdown`];
+///    4. wait for input, or until [`poll_timeout`](Driver::poll_timeout).
+///
+/// The driver decodes lazily, one event at a time: once a frame completes an
+/// event, nothing after it is decoded until that event is taken and the next
+/// `poll_event` (or [`peek_event`](Driver::peek_event)) asks for more. So what
+/// the application sends in answer to a message is queued before anything a
+/// later frame causes (a pong, or the close frame of a protocol error further
+/// on in the same read), and an I/O layer that stops taking messages stops the
+/// decoding, and can stop reading (see
+/// [`buffered_incoming`](Driver::buffered_incoming)). Commands may also be given
+/// at any other time.
 ///
 /// Inputs never fail: whatever the peer sends, a violation becomes a close frame
-/// with the right code, an [`Event::Error`] and an [`Event::Close`]. Commands fail
-/// only on misuse (sending after close, binary on hixie).
+/// with the right code, an [`Event::Error`] and an [`Event::Close`], and the
+/// [`state`](Driver::state) says why it closed. Commands fail only on misuse
+/// (sending after close, binary on hixie).
 ///
 /// # Memory
 ///
 /// The input buffer holds at most the frame being read (bound by
 /// [`Options::max_frame_size`], and sized to it exactly once large) or a hixie
 /// frame (bound by [`Options::max_message_size`]), plus what one
-/// [`receive`](Driver::receive) brought. A fragmented message is joined in one
-/// buffer of at most [`Options::max_message_size`]. Events and bytes to write
-/// wait until taken, so drain them after each step as above: they follow the
-/// input (a pong per ping, a message per message). Messages sent before the
-/// handshake finishes wait too; [`buffered_amount`](Driver::buffered_amount)
-/// counts every byte not yet taken, for the I/O layer's backpressure.
+/// [`receive`](Driver::receive) brought, plus, while an event waits to be taken,
+/// the input behind it. A fragmented message is joined in one buffer of at
+/// most [`Options::max_message_size`]. Bytes to write wait until taken, and
+/// at most one automatic pong waits (a newer ping replaces the pong of an
+/// older one not yet taken, as RFC 6455 section 5.5.3 allows). Messages sent
+/// before the handshake finishes wait too; [`buffered_amount`](Driver::buffered_amount)
+/// counts every byte to write not yet taken, for the I/O layer's backpressure.
 ///
 /// # Example
 ///
 /// A client and a server driver talking to each other in memory:
 ///
 /// ```
+/// use std::time::Instant;
 /// use websocket_protocol::protocol::{Driver, Event, Message, Options, Transmit};
 ///
-/// fn pump(from: &mut Driver, to: &mut Driver) {
+/// fn pump(from: &mut Driver, to: &mut Driver, now: Instant) {
 ///     while let Some(t) = from.poll_transmit() {
-///         if let Transmit::Data(bytes) = t { to.receive(&bytes) }
+///         if let Transmit::Data(bytes) = t { to.receive(&bytes, now) }
 ///     }
 /// }
 ///
+/// let now = Instant::now();
 /// let mut client = Driver::client("ws://example.com/chat", Options::default()).unwrap();
-/// client.start();
+/// client.start(now);
 /// client.text("hello").unwrap(); // queued until the handshake finishes
 /// let request = client.poll_transmit().unwrap();
 /// let Transmit::Data(request) = request else { unreachable!() };
 /// let mut server = Driver::server_from_bytes(&request, Options::default()).unwrap().unwrap();
-/// server.start();
-/// pump(&mut server, &mut client);
-/// pump(&mut client, &mut server);
+/// server.start(now);
+/// pump(&mut server, &mut client, now);
+/// pump(&mut client, &mut server, now);
 /// assert_eq!(server.poll_event(), Some(Event::Open));
 /// assert_eq!(server.poll_event(), Some(Event::Message(Message::text("hello"))));
 /// ```
@@ -150,11 +176,14 @@ pub struct Driver {
     options: Options,
     phase: Phase,
     codec: Codec,
-    input: BytesMut,
+    input: Input,
     /// The input buffer has held more than [`RETAINED_INPUT`]: give it back once
     /// empty. (Its `capacity()` cannot tell: after a large payload is split off,
     /// the buffer reports only the tail while still sharing the whole allocation.)
     input_large: bool,
+    /// The end of the stream was read; it takes effect once the input before it
+    /// is decoded.
+    eof: bool,
     output: Output,
     /// Frames sent before the handshake finished.
     deferred: Output,
@@ -163,12 +192,16 @@ pub struct Driver {
     /// The extensions negotiated, and their transforms for what we send.
     negotiated: Negotiated,
     outgoing: Outgoing,
+    rng: Randomness,
     /// Server: the response that was (or will be) sent. Client: the one received.
     response: Option<http::Response<()>>,
+    close_sent: Option<CloseFrame>,
+    close_received: Option<CloseFrame>,
     shutdown: bool,
     shutdown_taken: bool,
-    /// Bytes arrived since the last `handle_timeout`.
-    activity: bool,
+    /// The latest `now` an input or command gave.
+    now: Option<Instant>,
+    /// When the peer was last heard from (or the connection opened).
     last_seen: Option<Instant>,
     last_ping: Option<Instant>,
 }
@@ -191,24 +224,27 @@ impl Driver {
             version,
             phase: Phase::Created(start),
             codec,
-            input: BytesMut::new(),
+            input: Input::default(),
             input_large: false,
+            eof: false,
             output: Output::default(),
             deferred: Output::default(),
             events: VecDeque::new(),
             protocol: None,
             negotiated: Negotiated::default(),
             outgoing: Outgoing::default(),
+            rng: Randomness::Thread,
             response: None,
+            close_sent: None,
+            close_received: None,
             shutdown: false,
             shutdown_taken: false,
-            activity: false,
+            now: None,
             last_seen: None,
             last_ping: None,
             options,
         }
     }
-
     /// A server driver for an upgrade request, with the handler picked from its
     /// headers:
     ///
@@ -267,7 +303,7 @@ impl Driver {
             return Ok(None);
         };
         let mut driver = Driver::server(&request, options)?;
-        driver.input.extend_from_slice(&buf[size..]);
+        driver.input.extend(&buf[size..], usize::MAX);
         Ok(Some(driver))
     }
 
@@ -276,36 +312,42 @@ impl Driver {
     /// URL without a host, with a port over 65535, with credentials or with a
     /// `#fragment` is [`ErrorKind::InvalidUrl`]. The
     /// request offers [`Options::protocols`] and carries [`Options::headers`]; TLS
-    /// for `wss://` is the I/O layer's business.
+    /// for `wss://` is the I/O layer's business. The key and the mask keys come
+    /// from the thread's RNG, or from [`Options::rng_seed`].
     pub fn client(url: &str, options: Options) -> Result<Driver, Error> {
-        let handshake = ClientHandshake::new(url, &options)?;
-        Ok(Driver::new(
+        let mut rng = Randomness::new(options.rng_seed);
+        let handshake = ClientHandshake::new(url, &options, &mut rng)?;
+        let mut driver = Driver::new(
             Role::Client,
             Version::Hybi13,
             options,
             Start::Client(handshake),
-        ))
+        );
+        driver.rng = rng;
+        Ok(driver)
     }
 
     /// Queues the handshake: the server's response (for hixie-76, the head now and
     /// the 16-byte answer once the 8 key bytes have arrived), or the client's
-    /// request. Calling it again does nothing.
-    pub fn start(&mut self) {
-        self.start_inner(true);
+    /// request. Calling it again does nothing. A server opens here (hixie-76 once
+    /// the key bytes are in), and its keepalive and idle timers count from `now`.
+    pub fn start(&mut self, now: Instant) {
+        self.start_inner(true, now);
     }
 
     /// Server: like [`start`](Driver::start), when an HTTP stack has already sent
     /// [`handshake_response`](Driver::handshake_response). Only a hixie-76 answer is
     /// still queued, after the key bytes arrive on the upgraded stream.
-    pub fn start_without_head(&mut self) {
-        self.start_inner(false);
+    pub fn start_without_head(&mut self, now: Instant) {
+        self.start_inner(false, now);
     }
 
-    fn start_inner(&mut self, send_head: bool) {
+    fn start_inner(&mut self, send_head: bool, now: Instant) {
+        self.tick(now);
         let Phase::Created(_) = self.phase else {
             return;
         };
-        let Phase::Created(start) = std::mem::replace(&mut self.phase, Phase::Closed) else {
+        let Phase::Created(start) = std::mem::replace(&mut self.phase, Phase::Open) else {
             unreachable!()
         };
         match start {
@@ -338,11 +380,17 @@ impl Driver {
     }
 
     /// Client: checks a response received by an HTTP stack (status 101,
-    /// `Upgrade`, `Connection`, the accept key, the chosen protocol, no extension)
-    /// and opens the connection. On error nothing changes and no event is
-    /// queued: the caller owns the failed exchange, and drops the driver.
-    pub fn finish_handshake(&mut self, response: &http::Response<()>) -> Result<(), Error> {
-        let handshake = match std::mem::replace(&mut self.phase, Phase::Closed) {
+    /// `Upgrade`, `Connection`, the accept key, the chosen protocol, only
+    /// extensions that were offered) and opens the connection at `now`. On error
+    /// nothing changes and no event is queued: the caller owns the failed
+    /// exchange, and drops the driver.
+    pub fn finish_handshake(
+        &mut self,
+        response: &http::Response<()>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.tick(now);
+        let handshake = match std::mem::replace(&mut self.phase, Phase::Open) {
             Phase::Created(Start::Client(h)) | Phase::AwaitingResponse(h) => h,
             other => {
                 self.phase = other;
@@ -396,8 +444,22 @@ impl Driver {
 
     fn open(&mut self) {
         self.phase = Phase::Open;
+        // The keepalive and idle timers count from the opening.
+        self.last_seen = self.now;
         self.events.push_back(Event::Open);
         self.output.append(&mut self.deferred);
+    }
+
+    /// Notes the time an input or command gave. Clocks do not go back, so an
+    /// older instant (from a caller mixing clocks) does not rewind the timers.
+    fn tick(&mut self, now: Instant) {
+        self.now = Some(self.now.map_or(now, |t| t.max(now)));
+    }
+
+    /// The latest time given. Every phase past `Created` was entered by a call
+    /// that gave one.
+    fn clock(&self) -> Instant {
+        self.now.expect("the call that left Created gave the time")
     }
 
     // ---- getters -------------------------------------------------------------
@@ -424,16 +486,62 @@ impl Driver {
         self.negotiated.deflate
     }
 
-    /// The connection's state.
-    pub fn state(&self) -> ReadyState {
+    /// Where the connection is in its life: connecting, open, closing (and who
+    /// started it), closed (with the frame reported and the cause). See
+    /// [`ConnectionState`]. It moves as frames are decoded, which happens one
+    /// event at a time (see the calling order).
+    pub fn state(&self) -> ConnectionState {
+        match &self.phase {
+            Phase::Created(_) | Phase::AwaitingResponse(_) | Phase::Hixie76AwaitingKey3 { .. } => {
+                ConnectionState::Connecting
+            }
+            Phase::Open => ConnectionState::Open,
+            Phase::Closing { by, .. } => ConnectionState::Closing { by: *by },
+            Phase::Closed { frame, cause } => ConnectionState::Closed {
+                frame: frame.clone(),
+                cause: cause.clone(),
+            },
+        }
+    }
+
+    /// The state as the seed's `readyState`: see [`ReadyState`].
+    pub fn ready_state(&self) -> ReadyState {
         match self.phase {
             Phase::Created(_) | Phase::AwaitingResponse(_) | Phase::Hixie76AwaitingKey3 { .. } => {
                 ReadyState::Connecting
             }
             Phase::Open => ReadyState::Open,
-            Phase::Closing { .. } => ReadyState::Closing,
-            Phase::AwaitingEof { .. } | Phase::Closed => ReadyState::Closed,
+            Phase::Closing {
+                awaiting: Awaiting::CloseFrame,
+                ..
+            } => ReadyState::Closing,
+            Phase::Closing {
+                awaiting: Awaiting::Eof,
+                ..
+            }
+            | Phase::Closed { .. } => ReadyState::Closed,
         }
+    }
+
+    /// Why the connection ended, once closed.
+    pub fn close_cause(&self) -> Option<&CloseCause> {
+        match &self.phase {
+            Phase::Closed { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// The close frame the peer sent, once decoded (code
+    /// [`CloseCode::NO_STATUS`] for an empty one).
+    pub fn close_received(&self) -> Option<&CloseFrame> {
+        self.close_received.as_ref()
+    }
+
+    /// The close frame we queued: ours from [`close`](Driver::close), the echo of
+    /// the peer's, or the code of a failure (code [`CloseCode::NO_STATUS`] for an
+    /// empty echo). hixie-76's closing frame carries no code: it shows as 1000.
+    pub fn close_sent(&self) -> Option<&CloseFrame> {
+        self.close_sent.as_ref()
     }
 
     /// The options in force.
@@ -442,13 +550,36 @@ impl Driver {
     }
 
     /// Bytes queued for writing and not yet taken by `poll_transmit` (the seed's
-    /// `bufferedAmount`), including messages held until the handshake finishes.
+    /// `bufferedAmount`), including messages held until the handshake finishes:
+    /// the one count for the I/O layer's write backpressure.
     pub fn buffered_amount(&self) -> usize {
         self.output.len() + self.deferred.len()
     }
 
+    /// Incoming bytes the driver holds that were not handed out as events: input
+    /// not decoded yet, and the payloads of events not taken.
+    ///
+    /// While no event waits, this is only the frame being read, which needs more
+    /// input to complete: an I/O layer that bounds its reading by this count
+    /// (to push back on a peer whose messages the application does not take)
+    /// applies the bound only while an event waits
+    /// ([`peek_event`](Driver::peek_event) is `Some`).
+    pub fn buffered_incoming(&self) -> usize {
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Message(m) => m.len(),
+                Event::Ping(p) | Event::Pong(p) => p.len(),
+                _ => 0,
+            })
+            .sum();
+        self.input.len() + events
+    }
+
     /// How many more bytes the frame being read needs, when its header is known:
-    /// a hint for how much to read next.
+    /// a hint for how much to read next. [`input_chunk`](Driver::input_chunk) is
+    /// sized by it.
     pub fn read_hint(&self) -> usize {
         match &self.codec {
             Codec::Hybi(d) => d.missing(self.input.len()),
@@ -456,16 +587,25 @@ impl Driver {
         }
     }
 
+    /// The capacity of the input buffer, for memory accounting.
+    pub fn input_capacity(&self) -> usize {
+        self.input.capacity()
+    }
+
     // ---- inputs --------------------------------------------------------------
 
-    /// Feeds bytes read from the transport.
+    /// Feeds bytes read from the transport at `now`.
     ///
     /// Before [`start`](Driver::start) the bytes are only kept, with no bound
     /// (they may hold a hixie-76 key or early frames), so start first; once the
     /// connection is closed they are dropped.
-    pub fn receive(&mut self, mut data: &[u8]) {
+    pub fn receive(&mut self, mut data: &[u8], now: Instant) {
+        self.tick(now);
+        if !data.is_empty() {
+            self.last_seen = Some(now);
+        }
         loop {
-            if matches!(self.phase, Phase::Closed | Phase::AwaitingEof { .. }) {
+            if !self.accepts_input() {
                 return;
             }
             // While a frame's payload is being read, take no more than it still
@@ -476,14 +616,75 @@ impl Driver {
                 0 => (data.len(), self.input_limit()),
                 hint => (hint.min(data.len()), self.input.len() + hint),
             };
-            reserve_within(&mut self.input, take, limit);
-            self.input.extend_from_slice(&data[..take]);
+            self.input.extend(&data[..take], limit);
             self.process_input();
             data = &data[take..];
             if data.is_empty() {
                 return;
             }
         }
+    }
+
+    /// A writable chunk of the input buffer, for an I/O layer that reads in
+    /// place: read into it, then [`commit`](Driver::commit) the bytes read.
+    ///
+    /// It holds at most `max` bytes (and at least one when `max > 0`), as many as
+    /// the driver wants: the rest of the frame being read when its header is
+    /// known ([`read_hint`](Driver::read_hint); the buffer is then sized for the
+    /// whole frame at once, within [`Options::max_frame_size`]), else a small read
+    /// of 8 KiB. Its bytes are initialized (zeroed the first time that memory is
+    /// handed out, not on every call), so it is a plain `&mut [u8]`: a reader
+    /// needs no zero-filling (e.g. `tokio::io::ReadBuf::new(chunk)`).
+    pub fn input_chunk(&mut self, max: usize) -> &mut [u8] {
+        let hint = self.read_hint();
+        let want = hint.max(SMALL_INPUT).min(max);
+        let limit = match hint {
+            0 => self.input_limit(),
+            hint => self.input.len() + hint,
+        };
+        self.input.chunk(want, limit)
+    }
+
+    /// Adds the first `n` bytes of the last [`input_chunk`](Driver::input_chunk),
+    /// read at `now`, to the input and decodes what it can.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than that chunk, or another call changed the input since
+    /// it was handed out.
+    pub fn commit(&mut self, n: usize, now: Instant) {
+        self.input.commit(n);
+        self.tick(now);
+        if n > 0 {
+            self.last_seen = Some(now);
+        }
+        if !self.accepts_input() {
+            self.input.clear();
+            return;
+        }
+        self.process_input();
+    }
+
+    /// Gives back the input buffer's memory when it holds no bytes: call it when
+    /// the transport has nothing to read, so an idle connection holds no read
+    /// buffer.
+    pub fn shrink_input(&mut self) {
+        if self.input.is_empty() {
+            self.input.release();
+            self.input_large = false;
+        }
+    }
+
+    /// Whether bytes from the transport still matter.
+    fn accepts_input(&self) -> bool {
+        !matches!(
+            self.phase,
+            Phase::Closed { .. }
+                | Phase::Closing {
+                    awaiting: Awaiting::Eof,
+                    ..
+                }
+        )
     }
 
     /// The most the input buffer has to hold when no frame payload is being
@@ -501,37 +702,32 @@ impl Driver {
         }
     }
 
-    /// The buffer [`receive`](Driver::receive) appends to, for I/O layers that read
-    /// straight into it (no copy); call [`process_input`](Driver::process_input)
-    /// after adding bytes.
-    ///
-    /// Only append to it: the bytes already there belong to the driver, which
-    /// unmasks them in place and remembers how far it has read. To keep memory
-    /// within the limits as `receive` does, read at most
-    /// [`read_hint`](Driver::read_hint) bytes at a time while it is non-zero.
-    pub fn input_buffer(&mut self) -> &mut BytesMut {
-        &mut self.input
-    }
-
-    /// Processes bytes added through [`input_buffer`](Driver::input_buffer).
-    pub fn process_input(&mut self) {
-        if !self.input.is_empty() {
-            self.activity = true;
-        }
+    /// Decodes input until an event is produced or more input is needed, then,
+    /// if the stream ended and everything before its end is decoded, ends it.
+    fn process_input(&mut self) {
         // Noted before frames are split off, while the capacity still shows it.
         self.input_large |= self.input.capacity() > RETAINED_INPUT;
         loop {
+            // One event at a time: nothing more is decoded until it is taken.
+            if !self.events.is_empty() {
+                break;
+            }
             match &mut self.phase {
-                Phase::Created(_) => return,
-                Phase::Closed | Phase::AwaitingEof { .. } => {
+                Phase::Created(_) => break,
+                Phase::Closed { .. }
+                | Phase::Closing {
+                    awaiting: Awaiting::Eof,
+                    ..
+                } => {
                     self.input.clear();
                     break;
                 }
                 Phase::AwaitingResponse(handshake) => {
-                    match handshake::parse_response(&self.input, self.options.max_handshake_size) {
-                        Ok(None) => return,
+                    let input = self.input.data();
+                    match handshake::parse_response(input, self.options.max_handshake_size) {
+                        Ok(None) => break,
                         Ok(Some((response, size))) => {
-                            self.input.advance(size);
+                            input.advance(size);
                             match handshake.check(&response) {
                                 Ok((protocol, extensions)) => {
                                     self.protocol = protocol;
@@ -547,18 +743,20 @@ impl Driver {
                 }
                 Phase::Hixie76AwaitingKey3 { keys } => {
                     let keys = *keys;
-                    let Some(key3) = self.input.get(..8) else {
-                        return;
+                    let input = self.input.data();
+                    let Some(key3) = input.get(..8) else {
+                        break;
                     };
                     let key3: [u8; 8] = key3.try_into().expect("8 bytes");
-                    self.input.advance(8);
+                    input.advance(8);
                     self.output.extend(&handshake::hixie76_answer(keys, &key3));
                     self.open();
                 }
                 Phase::Open | Phase::Closing { .. } => {
+                    let input = self.input.data();
                     let decoded = match &mut self.codec {
-                        Codec::Hybi(d) => d.decode(&mut self.input).map(|f| f.map(Decoded::Hybi)),
-                        Codec::Hixie(d) => d.decode(&mut self.input).map(|f| f.map(Decoded::Hixie)),
+                        Codec::Hybi(d) => d.decode(input).map(|f| f.map(Decoded::Hybi)),
+                        Codec::Hixie(d) => d.decode(input).map(|f| f.map(Decoded::Hixie)),
                     };
                     match decoded {
                         Ok(Some(Decoded::Hybi(frame))) => self.on_hybi(frame),
@@ -570,72 +768,89 @@ impl Driver {
             }
         }
         if self.input.is_empty() && self.input_large {
-            self.input = BytesMut::new();
+            self.input.release();
             self.input_large = false;
         }
-    }
-
-    /// The transport reached end of stream.
-    pub fn receive_eof(&mut self) {
-        match self.phase {
-            Phase::Closed => {}
-            Phase::AwaitingEof { .. } => {
-                self.phase = Phase::Closed;
-                self.shutdown = true;
-            }
-            _ => {
-                // hixie-75 has no closing handshake: the end of the stream is how
-                // it closes. Everywhere else it means the peer vanished.
-                let code = if self.version == Version::Hixie75 && matches!(self.phase, Phase::Open)
-                {
-                    CloseCode::NORMAL
-                } else {
-                    CloseCode::ABNORMAL
-                };
-                self.finish(CloseFrame::new(code, ""));
-            }
+        // The end of the stream comes after every event before it.
+        if self.eof && self.events.is_empty() {
+            self.on_eof();
         }
     }
 
-    /// Tells the driver the time: fires timers that are due and arms those started
-    /// since the last call. See the calling order on [`Driver`].
+    /// The transport reached end of stream at `now` (or failed: an I/O layer
+    /// that can read no more reports it the same way). It takes effect once the
+    /// bytes before it are decoded, so a close frame followed by the end of the
+    /// stream closes cleanly even while events before it wait to be taken.
+    pub fn receive_eof(&mut self, now: Instant) {
+        self.tick(now);
+        self.eof = true;
+        self.process_input();
+    }
+
+    fn on_eof(&mut self) {
+        self.eof = false;
+        match &self.phase {
+            Phase::Closed { .. } => {}
+            Phase::Closing {
+                awaiting: Awaiting::Eof,
+                ..
+            } => self.end_clean(),
+            // hixie-75 has no closing handshake: the end of the stream is how
+            // it closes. Everywhere else it means the peer vanished.
+            Phase::Open if self.version == Version::Hixie75 => {
+                self.finish(CloseFrame::new(CloseCode::NORMAL, ""), CloseCause::Clean)
+            }
+            _ => self.finish(CloseFrame::new(CloseCode::ABNORMAL, ""), CloseCause::Eof),
+        }
+    }
+
+    /// Client: the closing handshake is done and the transport ends; the close
+    /// event was reported when the server's close frame arrived.
+    fn end_clean(&mut self) {
+        let frame = self
+            .close_received
+            .clone()
+            .unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS, ""));
+        self.phase = Phase::Closed {
+            frame,
+            cause: CloseCause::Clean,
+        };
+        self.input.clear();
+        self.shutdown = true;
+    }
+
+    /// Tells the driver the time: fires the timers that are due. Call it once the
+    /// instant [`poll_timeout`](Driver::poll_timeout) gave has passed (calling it
+    /// more often is harmless). See the calling order on [`Driver`].
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.activity || self.last_seen.is_none() {
-            self.last_seen = Some(now);
-            self.activity = false;
-        }
-        match &mut self.phase {
-            Phase::Closing { deadline } => match *deadline {
-                None => *deadline = Some(now + self.options.close_timeout),
-                Some(d) if now >= d => {
+        self.tick(now);
+        match self.phase {
+            Phase::Closing {
+                awaiting, deadline, ..
+            } if now >= deadline => match awaiting {
+                Awaiting::CloseFrame => {
                     self.events
                         .push_back(Event::Error(Error::new(ErrorKind::CloseTimeout)));
-                    self.finish(CloseFrame::new(CloseCode::ABNORMAL, ""));
+                    self.finish(
+                        CloseFrame::new(CloseCode::ABNORMAL, ""),
+                        CloseCause::Timeout,
+                    );
                 }
-                Some(_) => {}
-            },
-            Phase::AwaitingEof { deadline } => match *deadline {
-                None => *deadline = Some(now + self.options.close_timeout),
-                Some(d) if now >= d => {
-                    self.phase = Phase::Closed;
-                    self.shutdown = true;
-                }
-                Some(_) => {}
+                // The server kept the transport open: close it ourselves.
+                Awaiting::Eof => self.end_clean(),
             },
             Phase::Open => {
-                let last_seen = self.last_seen.unwrap_or(now);
+                let Some(last_seen) = self.last_seen else {
+                    return;
+                };
                 if let Some(idle) = self.options.idle_timeout {
                     if now >= last_seen + idle {
                         self.fail(Error::new(ErrorKind::IdleTimeout));
                         return;
                     }
                 }
-                if let Some(interval) = self.options.keepalive {
-                    let since = self.last_ping.map_or(last_seen, |p| p.max(last_seen));
-                    if now >= since + interval
-                        && self.version != Version::Hixie75
-                        && self.version != Version::Hixie76
-                    {
+                if let Some(due) = self.keepalive_due() {
+                    if now >= due {
                         self.last_ping = Some(now);
                         self.queue(OpCode::Ping, Bytes::from_static(KEEPALIVE_PAYLOAD));
                     }
@@ -643,6 +858,18 @@ impl Driver {
             }
             _ => {}
         }
+    }
+
+    /// When the next keepalive ping is due: an interval after the peer was last
+    /// heard from or pinged, whichever is later (hybi only: the drafts have no
+    /// ping).
+    fn keepalive_due(&self) -> Option<Instant> {
+        let interval = self
+            .options
+            .keepalive
+            .filter(|_| !self.version.is_draft())?;
+        let last_seen = self.last_seen?;
+        Some(self.last_ping.map_or(last_seen, |p| p.max(last_seen)) + interval)
     }
 
     // ---- outputs -------------------------------------------------------------
@@ -661,25 +888,38 @@ impl Driver {
         None
     }
 
-    /// The next event.
+    /// The next event. When none waits, this decodes input up to the next event
+    /// (which may queue bytes to write: a pong, a close frame), so call
+    /// [`poll_transmit`](Driver::poll_transmit) after it.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.process_input();
+        }
         self.events.pop_front()
     }
 
+    /// The next event, without taking it: an I/O layer can answer a ping or a
+    /// close that comes next while leaving a message for its application. Decodes
+    /// as [`poll_event`](Driver::poll_event) does.
+    pub fn peek_event(&mut self) -> Option<&Event> {
+        if self.events.is_empty() {
+            self.process_input();
+        }
+        self.events.front()
+    }
+
     /// When [`handle_timeout`](Driver::handle_timeout) should next be called, if a
-    /// timer is armed.
+    /// timer is armed: the close timeout while closing, the keepalive or idle
+    /// timer while open. Up to date after every call.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Closing { deadline } | Phase::AwaitingEof { deadline } => deadline,
+            Phase::Closing { deadline, .. } => Some(deadline),
             Phase::Open => {
-                let last_seen = self.last_seen?;
-                let idle = self.options.idle_timeout.map(|t| last_seen + t);
-                let ping = self
+                let idle = self
                     .options
-                    .keepalive
-                    .filter(|_| !self.version.is_draft())
-                    .map(|i| self.last_ping.map_or(last_seen, |p| p.max(last_seen)) + i);
-                match (idle, ping) {
+                    .idle_timeout
+                    .and_then(|t| Some(self.last_seen? + t));
+                match (idle, self.keepalive_due()) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 }
@@ -745,13 +985,21 @@ impl Driver {
         Ok(())
     }
 
-    /// Starts the closing handshake with `code` and `reason` (at most 123 bytes).
+    /// Starts the closing handshake at `now` with `code` and `reason` (at most
+    /// 123 bytes).
     ///
-    /// hybi sends the close frame and waits, up to [`Options::close_timeout`], for
-    /// the peer's; hixie-76 sends `0xFF 0x00` and closes; hixie-75 closes at once.
+    /// hybi sends the close frame and waits, up to [`Options::close_timeout`]
+    /// from `now` ([`poll_timeout`](Driver::poll_timeout) says when), for the
+    /// peer's; hixie-76 sends `0xFF 0x00` and closes; hixie-75 closes at once.
     /// Before the handshake finishes, the connection is abandoned and queued
     /// messages are dropped. Closing twice does nothing.
-    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+    pub fn close(
+        &mut self,
+        code: impl Into<CloseCode>,
+        reason: &str,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.tick(now);
         let frame = CloseFrame::new(code.into(), Utf8Bytes::from(reason.to_owned()));
         if !frame.code.is_sendable() {
             return Err(Error::new(ErrorKind::InvalidControlFrame(
@@ -766,29 +1014,36 @@ impl Driver {
         match self.phase {
             Phase::Created(_) | Phase::AwaitingResponse(_) | Phase::Hixie76AwaitingKey3 { .. } => {
                 self.deferred.clear();
-                self.finish(CloseFrame::new(CloseCode::ABNORMAL, ""));
+                self.finish(
+                    CloseFrame::new(CloseCode::ABNORMAL, ""),
+                    CloseCause::Abandoned,
+                );
             }
             Phase::Open => match self.version {
-                Version::Hixie75 => self.finish(frame),
+                Version::Hixie75 => self.finish(frame, CloseCause::Clean),
                 Version::Hixie76 => {
                     self.output.extend(&hixie::CLOSE);
-                    self.finish(frame);
+                    self.close_sent = Some(frame.clone());
+                    self.finish(frame, CloseCause::Clean);
                 }
                 _ => {
                     self.queue(OpCode::Close, hybi::close_payload(Some(&frame)));
-                    self.phase = Phase::Closing { deadline: None };
+                    self.close_sent = Some(frame);
+                    self.phase = Phase::Closing {
+                        by: Side::Local,
+                        awaiting: Awaiting::CloseFrame,
+                        deadline: now + self.options.close_timeout,
+                    };
                 }
             },
-            Phase::Closing { .. } | Phase::AwaitingEof { .. } | Phase::Closed => {}
+            Phase::Closing { .. } | Phase::Closed { .. } => {}
         }
         Ok(())
     }
 
     fn check_can_send(&self) -> Result<(), Error> {
         match self.phase {
-            Phase::Closing { .. } | Phase::AwaitingEof { .. } | Phase::Closed => {
-                Err(Error::new(ErrorKind::Closed))
-            }
+            Phase::Closing { .. } | Phase::Closed { .. } => Err(Error::new(ErrorKind::Closed)),
             _ => Ok(()),
         }
     }
@@ -806,7 +1061,31 @@ impl Driver {
             Phase::Open | Phase::Closing { .. } => &mut self.output,
             _ => &mut self.deferred,
         };
-        hybi::encode(out, self.role, opcode, payload, &mut self.outgoing);
+        hybi::encode(
+            out,
+            self.role,
+            opcode,
+            payload,
+            &mut self.outgoing,
+            &mut self.rng,
+        );
+    }
+
+    /// Queues the automatic pong for a ping, replacing the pong of an older ping
+    /// still waiting to be taken (see [`Output::push_pong`]).
+    fn queue_pong(&mut self, payload: Bytes) {
+        let mut frame = Output::default();
+        hybi::encode(
+            &mut frame,
+            self.role,
+            OpCode::Pong,
+            payload,
+            &mut self.outgoing,
+            &mut self.rng,
+        );
+        if let Some(bytes) = frame.pop() {
+            self.output.push_pong(bytes);
+        }
     }
 
     // ---- frame handling ------------------------------------------------------
@@ -817,21 +1096,32 @@ impl Driver {
             hybi::Frame::Ping(payload) => {
                 // After our close frame nothing more may be sent, pongs included.
                 if matches!(self.phase, Phase::Open) {
-                    self.queue(OpCode::Pong, payload.clone());
+                    self.queue_pong(payload.clone());
                 }
                 self.events.push_back(Event::Ping(payload));
             }
             hybi::Frame::Pong(payload) => self.events.push_back(Event::Pong(payload)),
             hybi::Frame::Close(frame) => {
-                if matches!(self.phase, Phase::Open) {
-                    let echo = (frame.code != CloseCode::NO_STATUS).then_some(&frame);
-                    self.queue(OpCode::Close, hybi::close_payload(echo));
-                }
+                self.close_received = Some(frame.clone());
+                let by = match self.phase {
+                    Phase::Open => {
+                        let echo = (frame.code != CloseCode::NO_STATUS).then_some(&frame);
+                        self.queue(OpCode::Close, hybi::close_payload(echo));
+                        self.close_sent = Some(frame.clone());
+                        Side::Remote
+                    }
+                    Phase::Closing { by, .. } => by,
+                    _ => return,
+                };
                 match self.role {
-                    Role::Server => self.finish(frame),
+                    Role::Server => self.finish(frame, CloseCause::Clean),
                     Role::Client => {
                         self.events.push_back(Event::Close(frame));
-                        self.phase = Phase::AwaitingEof { deadline: None };
+                        self.phase = Phase::Closing {
+                            by,
+                            awaiting: Awaiting::Eof,
+                            deadline: self.clock() + self.options.close_timeout,
+                        };
                     }
                 }
             }
@@ -842,8 +1132,11 @@ impl Driver {
         match frame {
             hixie::Frame::Text(text) => self.events.push_back(Event::Message(Message::Text(text))),
             hixie::Frame::Close => {
+                let frame = CloseFrame::new(CloseCode::NORMAL, "");
                 self.output.extend(&hixie::CLOSE);
-                self.finish(CloseFrame::new(CloseCode::NORMAL, ""));
+                self.close_received = Some(frame.clone());
+                self.close_sent = Some(frame.clone());
+                self.finish(frame, CloseCause::Clean);
             }
         }
     }
@@ -853,25 +1146,32 @@ impl Driver {
         let code = error.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
         let reason = truncate(&error.to_string(), MAX_CLOSE_REASON).to_owned();
         let frame = CloseFrame::new(code, reason);
-        match (self.version, &self.phase) {
-            (Version::Hixie76, Phase::Open) => self.output.extend(&hixie::CLOSE),
-            (Version::Hixie75 | Version::Hixie76, _) => {}
-            (_, Phase::Open) => self.queue(OpCode::Close, hybi::close_payload(Some(&frame))),
-            _ => {}
+        if matches!(self.phase, Phase::Open) {
+            match self.version {
+                Version::Hixie76 => self.output.extend(&hixie::CLOSE),
+                Version::Hixie75 => {}
+                _ => self.queue(OpCode::Close, hybi::close_payload(Some(&frame))),
+            }
+            if self.version != Version::Hixie75 {
+                self.close_sent = Some(frame.clone());
+            }
         }
-        self.events.push_back(Event::Error(error));
-        self.finish(frame);
+        self.events.push_back(Event::Error(error.clone()));
+        self.finish(frame, CloseCause::Error(error));
     }
 
     fn fail_handshake(&mut self, error: Error) {
-        self.events.push_back(Event::Error(error));
-        self.finish(CloseFrame::new(CloseCode::ABNORMAL, ""));
+        self.events.push_back(Event::Error(error.clone()));
+        self.finish(
+            CloseFrame::new(CloseCode::ABNORMAL, ""),
+            CloseCause::Handshake(error),
+        );
     }
 
     /// Reports the close and asks for the transport to be shut.
-    fn finish(&mut self, frame: CloseFrame) {
-        self.events.push_back(Event::Close(frame));
-        self.phase = Phase::Closed;
+    fn finish(&mut self, frame: CloseFrame, cause: CloseCause) {
+        self.events.push_back(Event::Close(frame.clone()));
+        self.phase = Phase::Closed { frame, cause };
         self.deferred.clear();
         self.input.clear();
         self.shutdown = true;

@@ -4,6 +4,7 @@
 use super::error::{Error, ErrorKind};
 use super::extension::{self, Negotiated, Offer};
 use super::options::Options;
+use super::rng::Randomness;
 use super::version::Version;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -404,7 +405,7 @@ pub(crate) struct ClientHandshake {
 }
 
 impl ClientHandshake {
-    pub(crate) fn new(url: &str, options: &Options) -> Result<Self, Error> {
+    pub(crate) fn new(url: &str, options: &Options, rng: &mut Randomness) -> Result<Self, Error> {
         let invalid = |why| Error::new(ErrorKind::InvalidUrl(why));
         // RFC 6455 section 3: a WebSocket URI has no fragment. (The URI parser
         // would drop it silently.)
@@ -454,7 +455,7 @@ impl ClientHandshake {
             Some(query) => format!("{path}?{query}"),
             None => path.to_owned(),
         };
-        let key = BASE64.encode(rand::random::<[u8; 16]>());
+        let key = BASE64.encode(rng.bytes::<16>());
         let mut request = Request::get(target.as_str())
             .header("Host", host)
             .header("Upgrade", "websocket")

@@ -16,6 +16,7 @@ use super::extension::{Incoming, Outgoing};
 use super::frame::{self, Header, OpCode};
 use super::mask::apply_mask;
 use super::output::Output;
+use super::rng::Randomness;
 use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::Role;
 use bytes::{Buf, Bytes, BytesMut};
@@ -256,6 +257,7 @@ pub(crate) fn encode(
     opcode: OpCode,
     payload: Bytes,
     outgoing: &mut Outgoing,
+    rng: &mut Randomness,
 ) {
     let (payload, rsv) = outgoing.encode(opcode, payload);
     match role {
@@ -267,7 +269,7 @@ pub(crate) fn encode(
             out.push_payload(payload);
         }
         Role::Client => {
-            let key: [u8; 4] = rand::random();
+            let key: [u8; 4] = rng.bytes();
             let buf = out.buf();
             let before = buf.len();
             buf.reserve(frame::MAX_HEADER + payload.len());

@@ -2,8 +2,8 @@
 //!
 //! [`Driver`] owns every rule of the protocol and does no I/O: feed it the bytes
 //! your transport reads, write the bytes it hands you, and react to its
-//! [`Event`]s. It never blocks, spawns or reads a clock (time enters through
-//! [`Driver::handle_timeout`]), so it runs the same over a blocking
+//! [`Event`]s. It never blocks, spawns or reads a clock (time enters as the
+//! `now` argument of its inputs and commands), so it runs the same over a blocking
 //! `std::net::TcpStream`, a tokio stream or an in-memory buffer in a test.
 //!
 //! It speaks RFC 6455 (announced as hybi-07, hybi-08 or 13) in both roles and the
@@ -24,9 +24,12 @@ mod frame;
 mod handshake;
 mod hixie;
 mod hybi;
+mod input;
 mod mask;
 mod options;
 mod output;
+mod rng;
+mod state;
 mod utf8;
 mod version;
 
@@ -40,5 +43,6 @@ pub(crate) use handshake::has_token;
 pub use handshake::{accept_key, parse_request};
 pub use mask::apply_mask;
 pub use options::Options;
+pub use state::{CloseCause, ConnectionState, ReadyState, Side};
 pub use utf8::Utf8Bytes;
-pub use version::{ReadyState, Role, Version};
+pub use version::{Role, Version};

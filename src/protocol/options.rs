@@ -23,6 +23,7 @@ const MAX_TIMER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// | [`allow_drafts`](Options::allow_drafts) | `false` | server |
 /// | [`secure`](Options::secure) | `false` | server (hixie `Location`) |
 /// | [`headers`](Options::headers) | none | client |
+/// | [`rng_seed`](Options::rng_seed) | thread RNG | client (key, masks) |
 /// | `deflate` (feature `deflate`) | off | both |
 ///
 /// ```
@@ -46,6 +47,7 @@ pub struct Options {
     pub(crate) allow_drafts: bool,
     pub(crate) secure: bool,
     pub(crate) headers: HeaderMap,
+    pub(crate) rng_seed: Option<u64>,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Option<super::DeflateConfig>,
 }
@@ -63,6 +65,7 @@ impl Default for Options {
             allow_drafts: false,
             secure: false,
             headers: HeaderMap::new(),
+            rng_seed: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -159,6 +162,18 @@ impl Options {
     /// Extra headers for the client's handshake request (authorization, cookies).
     pub fn headers(mut self, headers: HeaderMap) -> Self {
         self.headers = headers;
+        self
+    }
+
+    /// Draws the client's `Sec-WebSocket-Key` and mask keys from a
+    /// [`StdRng`](rand::rngs::StdRng) seeded with `seed` instead of the thread's
+    /// RNG, so that every byte the client sends is reproducible (tests, replays).
+    ///
+    /// Masking exists so that a peer cannot predict the bytes a client puts on
+    /// the wire (RFC 6455 section 10.3): never set a fixed seed in production.
+    /// The stream of a given seed may change with the `rand` version.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
         self
     }
 

@@ -18,6 +18,10 @@ pub(crate) struct Output {
     chunks: VecDeque<Bytes>,
     /// Total bytes held, for backpressure.
     len: usize,
+    /// Chunks popped so far: `chunks[i]` is chunk number `popped + i`.
+    popped: u64,
+    /// The number of the chunk holding the automatic pong not yet handed out.
+    pong: Option<u64>,
 }
 
 impl Output {
@@ -48,6 +52,23 @@ impl Output {
         self.chunks.push_back(payload);
     }
 
+    /// Queues an automatic pong (a whole encoded frame), replacing the one still
+    /// waiting, if any, in its place: RFC 6455 section 5.5.3 lets an endpoint
+    /// answer only the most recent of the pings it has not answered yet, and
+    /// this keeps a peer that pings without reading from growing the queue.
+    pub(crate) fn push_pong(&mut self, frame: Bytes) {
+        if let Some(at) = self.pong.and_then(|n| n.checked_sub(self.popped)) {
+            let slot = &mut self.chunks[at as usize];
+            self.len = self.len - slot.len() + frame.len();
+            *slot = frame;
+            return;
+        }
+        self.seal();
+        self.len += frame.len();
+        self.chunks.push_back(frame);
+        self.pong = Some(self.popped + self.chunks.len() as u64 - 1);
+    }
+
     /// Moves the packed bytes behind the chunks, keeping order.
     fn seal(&mut self) {
         if !self.packed.is_empty() {
@@ -58,7 +79,10 @@ impl Output {
     /// The next bytes to write, oldest first.
     pub(crate) fn pop(&mut self) -> Option<Bytes> {
         let next = match self.chunks.pop_front() {
-            Some(chunk) => chunk,
+            Some(chunk) => {
+                self.popped += 1;
+                chunk
+            }
             None if !self.packed.is_empty() => self.packed.split().freeze(),
             None => return None,
         };
@@ -88,6 +112,7 @@ impl Output {
         self.packed.clear();
         self.chunks.clear();
         self.len = 0;
+        self.pong = None;
     }
 
     /// Gives memory back once everything is handed out. `packed` keeps, through
@@ -122,6 +147,23 @@ mod tests {
         expected.extend_from_slice(b"cd");
         assert_eq!(all, expected);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_new_pong_replaces_the_one_not_yet_taken_in_place() {
+        let mut out = Output::default();
+        out.extend(b"a");
+        out.push_pong(Bytes::from_static(b"P1"));
+        out.extend(b"b");
+        out.push_pong(Bytes::from_static(b"P22"));
+        assert_eq!(out.len(), 5);
+        assert_eq!(out.pop().unwrap(), &b"a"[..]);
+        assert_eq!(out.pop().unwrap(), &b"P22"[..]);
+        // Taken: the next pong is queued behind what follows.
+        out.push_pong(Bytes::from_static(b"P3"));
+        assert_eq!(out.pop().unwrap(), &b"b"[..]);
+        assert_eq!(out.pop().unwrap(), &b"P3"[..]);
+        assert!(out.pop().is_none());
     }
 
     #[test]

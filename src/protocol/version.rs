@@ -1,4 +1,4 @@
-//! Protocol versions and connection states.
+//! Protocol versions and roles.
 
 use std::fmt;
 
@@ -51,17 +51,4 @@ pub enum Role {
     Server,
     /// Opens connections; masks every frame it sends.
     Client,
-}
-
-/// The connection's state as the seed module reports it (`readyState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReadyState {
-    /// The opening handshake has not finished; messages sent now are queued.
-    Connecting,
-    /// Messages flow both ways.
-    Open,
-    /// We sent a close frame and wait for the peer's.
-    Closing,
-    /// The connection is over; at most a transport shutdown remains to be taken.
-    Closed,
 }

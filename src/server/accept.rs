@@ -282,7 +282,7 @@ pub(crate) fn spawn_socket<F, Fut>(
                 return;
             }
         };
-        driver.start_without_head();
+        driver.start_without_head(tokio::time::Instant::now().into_std());
         let io = TokioIo::new(upgraded);
         let handshake_timeout = config.get_handshake_timeout();
         let mut socket = WebSocket::from_driver(io, driver, config);

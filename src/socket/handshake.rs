@@ -62,7 +62,7 @@ where
             match Driver::server_from_bytes(&head, config.get_options().clone()) {
                 Ok(None) => continue,
                 Ok(Some(mut driver)) => {
-                    driver.start();
+                    driver.start(tokio::time::Instant::now().into_std());
                     let mut ws = WebSocket::from_driver(io, driver, config);
                     ws.flush().await?;
                     return Ok(ws);
@@ -90,7 +90,7 @@ where
     /// Fails only on a URL that is not a usable `ws://` or `wss://` URL.
     pub fn client(io: IO, url: &str, config: Config) -> Result<Self, Error> {
         let mut driver = Driver::client(url, config.get_options().clone())?;
-        driver.start();
+        driver.start(tokio::time::Instant::now().into_std());
         Ok(WebSocket::from_driver(io, driver, config))
     }
 

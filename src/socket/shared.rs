@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::protocol::{
     self, CloseCode, CloseFrame, Driver, Event, Message, ReadyState, Transmit, Version,
 };
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -145,7 +145,7 @@ where
             version: driver.version(),
             protocol: OnceLock::new(),
         };
-        if driver.role() == protocol::Role::Server || driver.state() == ReadyState::Open {
+        if driver.role() == protocol::Role::Server || driver.ready_state() == ReadyState::Open {
             let _ = ctx.protocol.set(driver.protocol().map(Into::into));
         }
         let mut state = State {
@@ -301,8 +301,8 @@ where
 
     pub(crate) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.with_state(|s, ctx| {
-            if let ReadyState::Open | ReadyState::Connecting = s.driver.state() {
-                s.command(ctx, |d| d.close(code, reason))?;
+            if let ReadyState::Open | ReadyState::Connecting = s.driver.ready_state() {
+                s.command(ctx, |d| d.close(code, reason, now().into_std()))?;
             }
             // From here on, reading serves the closing handshake first.
             s.closing = true;
@@ -391,7 +391,7 @@ impl<IO> Shared<IO> {
     /// The connection is over: the driver is closed, or the transport failed.
     pub(crate) fn is_closed(&self) -> bool {
         let s = self.lock();
-        s.broken || s.driver.state() == ReadyState::Closed
+        s.broken || s.driver.ready_state() == ReadyState::Closed
     }
 
     pub(crate) fn forget_ping(&self, id: u64) {
@@ -403,7 +403,7 @@ impl<IO> Shared<IO> {
     }
 
     pub(crate) fn state(&self) -> ReadyState {
-        self.lock().driver.state()
+        self.lock().driver.ready_state()
     }
 
     pub(crate) fn buffered_amount(&self) -> usize {
@@ -411,8 +411,8 @@ impl<IO> Shared<IO> {
     }
 
     pub(crate) fn buffered_incoming(&self) -> usize {
-        let mut s = self.lock();
-        s.incoming_len + s.driver.input_buffer().len()
+        let s = self.lock();
+        s.incoming_len + s.driver.buffered_incoming()
     }
 }
 
@@ -496,7 +496,7 @@ where
         if self.broken {
             return Err(self.failure_or_closed());
         }
-        match self.driver.state() {
+        match self.driver.ready_state() {
             ReadyState::Connecting | ReadyState::Open => Ok(()),
             ReadyState::Closing | ReadyState::Closed => Err(Error::closed()),
         }
@@ -593,7 +593,7 @@ where
 
     fn fail_io(&mut self, ctx: &Ctx, error: io::Error) {
         self.record_failure(Error::from(error));
-        self.driver.receive_eof();
+        self.driver.receive_eof(now().into_std());
         self.abandon_output(ctx);
     }
 
@@ -731,44 +731,35 @@ where
         let before = self.driver.buffered_amount();
         let hint = self.driver.read_hint();
         let result = if hint > SMALL_READ {
-            let input = self.driver.input_buffer();
-            let len = input.len();
-            // The frame's size passed the limits when its header was read, so
-            // reserving all of it is bounded and the payload lands in one piece.
-            input.reserve(hint);
-            input.resize(len + hint.min(LARGE_READ), 0);
-            let mut buf = ReadBuf::new(&mut input[len..]);
+            // Straight into the driver's buffer, sized for the whole frame (its
+            // size passed the limits when its header was read).
+            let chunk = self.driver.input_chunk(LARGE_READ);
+            let mut buf = ReadBuf::new(chunk);
             let result = Pin::new(&mut self.io).poll_read(&mut cx, &mut buf);
             let n = buf.filled().len();
-            input.truncate(len + n);
-            if n > 0 {
-                self.driver.process_input();
-            }
+            self.driver.commit(n, now().into_std());
             result.map_ok(|()| n)
         } else {
             let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
             let mut buf = ReadBuf::uninit(&mut stack);
             let result = Pin::new(&mut self.io).poll_read(&mut cx, &mut buf);
             if !buf.filled().is_empty() {
-                self.driver.receive(buf.filled());
+                self.driver.receive(buf.filled(), now().into_std());
             }
             result.map_ok(|()| buf.filled().len())
         };
         match result {
             Poll::Pending => {
-                let input = self.driver.input_buffer();
-                if input.is_empty() {
-                    // Quiet: an idle socket holds no read buffer at all (the
-                    // driver keeps a small one between reads, which only the I/O
-                    // layer knows to be idle).
-                    *input = BytesMut::new();
-                }
+                // Quiet: an idle socket holds no read buffer at all (the
+                // driver keeps a small one between reads, which only the I/O
+                // layer knows to be idle).
+                self.driver.shrink_input();
                 return;
             }
             Poll::Ready(Err(e)) => return self.fail_io(ctx, e),
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
-                self.driver.receive_eof();
+                self.driver.receive_eof(now().into_std());
             }
             // Already fed to the driver above.
             Poll::Ready(Ok(_)) => {}
@@ -785,10 +776,14 @@ where
 /// the transport then closes it.
 impl<IO> Drop for State<IO> {
     fn drop(&mut self) {
-        if self.broken || self.driver.state() != ReadyState::Open {
+        if self.broken || self.driver.ready_state() != ReadyState::Open {
             return;
         }
-        if self.driver.close(CloseCode::GOING_AWAY, "").is_err() {
+        if self
+            .driver
+            .close(CloseCode::GOING_AWAY, "", now().into_std())
+            .is_err()
+        {
             return;
         }
         let mut pending: Vec<Bytes> = self.out.drain(..).collect();

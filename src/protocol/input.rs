@@ -1,0 +1,190 @@
+//! The input buffer: bytes from the transport, waiting to be decoded.
+//!
+//! I/O layers read straight into it through [`Input::chunk`] and
+//! [`Input::commit`] (behind `Driver::input_chunk` and `Driver::commit`), so a
+//! large frame lands where it is decoded, with no copy. The chunk is `&mut [u8]`
+//! of memory initialized once: the spare capacity is zeroed the first time it is
+//! handed out after an allocation, and a watermark remembers how much of it is
+//! initialized, so a read into the driver costs no zero-filling after the first.
+//! (A `&mut [MaybeUninit<u8>]` would spare even that, but safe code may write
+//! `MaybeUninit::uninit()` into it and then commit it, which would be UB.)
+
+use super::buffer::reserve_within;
+use bytes::BytesMut;
+
+#[derive(Debug, Default)]
+pub(crate) struct Input {
+    buf: BytesMut,
+    /// How many bytes of spare capacity, right after `buf.len()`, are
+    /// initialized. Every change that can move or regrow the allocation resets
+    /// it; consuming from the front leaves the spare capacity as it is.
+    spare_init: usize,
+    /// The length of the chunk last handed out, the most [`Input::commit`] may
+    /// add. Never more than `spare_init` or the spare capacity: everything
+    /// that lowers either resets it.
+    chunk: usize,
+}
+
+impl Input {
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The bytes, for the decoders and the handshake parsers, which read them,
+    /// modify them in place (unmasking) and consume them from the front
+    /// (`advance`, `split_to`). None of that touches the spare capacity, so the
+    /// watermark stays right; growing the buffer goes through `Input` only.
+    pub(crate) fn data(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Makes room for `additional` bytes, growing as [`reserve_within`] does.
+    fn reserve(&mut self, additional: usize, limit: usize) {
+        if self.buf.capacity() - self.buf.len() >= additional {
+            return;
+        }
+        // The allocation may move or grow: what was initialized is unknown.
+        reserve_within(&mut self.buf, additional, limit);
+        self.spare_init = 0;
+        self.chunk = 0;
+    }
+
+    /// Appends a copy of `data`.
+    pub(crate) fn extend(&mut self, data: &[u8], limit: usize) {
+        self.reserve(data.len(), limit);
+        self.buf.extend_from_slice(data);
+        self.spare_init = self.spare_init.saturating_sub(data.len());
+        self.chunk = 0;
+    }
+
+    /// A writable chunk of `len` bytes right after the data, for [`commit`](Input::commit).
+    /// `limit` shapes growth as in [`reserve_within`].
+    pub(crate) fn chunk(&mut self, len: usize, limit: usize) -> &mut [u8] {
+        self.reserve(len, limit);
+        let spare = self.buf.spare_capacity_mut();
+        let len = len.min(spare.len());
+        if self.spare_init < len {
+            for byte in &mut spare[self.spare_init..len] {
+                byte.write(0);
+            }
+            self.spare_init = len;
+        }
+        self.chunk = len;
+        // SAFETY: the first `len` bytes of the spare capacity are initialized
+        // (`spare_init >= len`: zeroed just above or earlier, and nothing since
+        // has moved or regrown the allocation, which resets `spare_init`), so
+        // they may be viewed as `u8`. The slice borrows `self` mutably, so
+        // nothing else touches the buffer while it lives.
+        unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<u8>(), len) }
+    }
+
+    /// Adds `n` bytes of the last chunk to the data.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the last chunk handed out (or no chunk is current:
+    /// anything else that changes the input ends the chunk).
+    pub(crate) fn commit(&mut self, n: usize) {
+        assert!(
+            n <= self.chunk,
+            "commit({n}) is larger than the chunk handed out ({} bytes)",
+            self.chunk
+        );
+        // SAFETY: `n <= chunk <= spare_init`, and `chunk` never exceeds the spare
+        // capacity (see the fields), so the `n` bytes after `len` are within the
+        // allocation and initialized. Whatever the caller wrote (or did not) they
+        // hold valid `u8`s.
+        unsafe { self.buf.set_len(self.buf.len() + n) };
+        self.spare_init -= n;
+        self.chunk = 0;
+    }
+
+    /// Drops the data, keeping the allocation.
+    pub(crate) fn clear(&mut self) {
+        // The cleared bytes were initialized and now head the spare capacity.
+        self.spare_init += self.buf.len();
+        self.buf.clear();
+    }
+
+    /// Gives the memory back.
+    pub(crate) fn release(&mut self) {
+        *self = Input::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Buf;
+
+    #[test]
+    fn chunks_are_zeroed_once_and_commit_appends() {
+        let mut input = Input::default();
+        let chunk = input.chunk(16, usize::MAX);
+        assert_eq!(chunk, &[0; 16]);
+        chunk[..3].copy_from_slice(b"abc");
+        input.commit(3);
+        assert_eq!(&input.data()[..], b"abc");
+        // The next chunk starts after the data; the rest was zeroed already.
+        let chunk = input.chunk(13, usize::MAX);
+        assert_eq!(chunk.len(), 13);
+        chunk[0] = b'd';
+        input.commit(1);
+        assert_eq!(&input.data()[..], b"abcd");
+    }
+
+    #[test]
+    fn consuming_from_the_front_keeps_the_watermark() {
+        let mut input = Input::default();
+        let chunk = input.chunk(32, usize::MAX);
+        chunk.fill(7);
+        input.commit(32);
+        input.data().advance(10);
+        let _ = input.data().split_to(10);
+        assert_eq!(input.len(), 12);
+        // Growth after the front was consumed gives a fresh, zeroed chunk.
+        let chunk = input.chunk(100, usize::MAX);
+        assert!(chunk.iter().all(|&b| b == 0));
+        input.commit(100);
+        assert_eq!(&input.data()[..12], &[7; 12]);
+        assert_eq!(&input.data()[12..], &[0; 100]);
+    }
+
+    #[test]
+    fn a_lying_commit_sees_only_initialized_bytes() {
+        // Committing bytes never written exposes zeros or old bytes, never
+        // uninitialized memory (run under Miri to check).
+        let mut input = Input::default();
+        input.chunk(8, usize::MAX);
+        input.commit(8);
+        input.clear();
+        input.chunk(8, usize::MAX);
+        input.commit(8);
+        assert_eq!(&input.data()[..], &[0; 8]);
+    }
+
+    #[test]
+    #[should_panic(expected = "larger than the chunk")]
+    fn committing_past_the_chunk_panics() {
+        let mut input = Input::default();
+        input.chunk(4, usize::MAX);
+        input.commit(5);
+    }
+
+    #[test]
+    #[should_panic(expected = "larger than the chunk")]
+    fn a_chunk_ends_when_the_input_changes() {
+        let mut input = Input::default();
+        input.chunk(4, usize::MAX);
+        input.extend(b"x", usize::MAX);
+        input.commit(1);
+    }
+}

@@ -126,7 +126,10 @@ async fn one_task_reads_while_another_sends_large_messages() {
             }
             tx
         });
-        let (tx, rx) = within(10, async { tokio::join!(writer, reader) }).await;
+        // 40 MiB each way in a debug build, and each ping waits for the reader
+        // to take the echoes queued before its pong: a hang guard, generous
+        // for a loaded machine.
+        let (tx, rx) = within(60, async { tokio::join!(writer, reader) }).await;
         let mut ours = tx.unwrap().reunite(rx.unwrap()).unwrap();
         within(5, ours.close(1000, "")).await.unwrap();
         within(5, peer).await.unwrap();

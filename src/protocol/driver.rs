@@ -708,8 +708,9 @@ impl Driver {
         // Noted before frames are split off, while the capacity still shows it.
         self.input_large |= self.input.capacity() > RETAINED_INPUT;
         loop {
-            // One event at a time: nothing more is decoded until it is taken.
-            if !self.events.is_empty() {
+            // One event at a time: nothing more is decoded until it is taken
+            // (except while our close frame waits for its answer: see there).
+            if !self.events.is_empty() && !self.awaiting(Awaiting::CloseFrame) {
                 break;
             }
             match &mut self.phase {
@@ -771,10 +772,24 @@ impl Driver {
             self.input.release();
             self.input_large = false;
         }
-        // The end of the stream comes after every event before it.
-        if self.eof && self.events.is_empty() {
+        // The end of the stream comes after every event before it, unless all
+        // that is left is the transport's end: a client whose closing handshake
+        // is done reports nothing more, so nothing has to wait for the queue.
+        if self.eof && (self.events.is_empty() || self.awaiting(Awaiting::Eof)) {
             self.on_eof();
         }
+    }
+
+    /// Whether the closing handshake waits for `what`.
+    ///
+    /// While our close frame waits for the peer's ([`Awaiting::CloseFrame`]),
+    /// decoding runs ahead of the events not taken: the application can send
+    /// nothing more, so there is no reply to order before what a later frame
+    /// causes, and an I/O layer waiting for the answer must be able to see it
+    /// behind messages nobody reads (they wait in the queue, counted by
+    /// `buffered_incoming`).
+    fn awaiting(&self, what: Awaiting) -> bool {
+        matches!(self.phase, Phase::Closing { awaiting, .. } if awaiting == what)
     }
 
     /// The transport reached end of stream at `now` (or failed: an I/O layer

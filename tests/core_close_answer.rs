@@ -10,8 +10,7 @@ mod core_support;
 use core_support::*;
 use std::time::Instant;
 use websocket_protocol::protocol::{
-    accept_key, CloseCause, CloseCode, CloseFrame, ConnectionState, Driver, Event, Message,
-    Options,
+    accept_key, CloseCause, CloseCode, CloseFrame, ConnectionState, Driver, Event, Message, Options,
 };
 
 fn close_payload(code: u16, reason: &str) -> Vec<u8> {

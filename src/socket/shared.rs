@@ -55,9 +55,16 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// The most one read asks the transport for (the driver may want less: 8 KiB
-/// between frames, the rest of a frame whose header it has read).
+/// The most one read asks the transport for while a frame's payload is read
+/// (the driver sizes its buffer for the whole frame).
 const MAX_READ: usize = 64 << 10;
+
+/// What a read between frames asks for after the transport went quiet. The
+/// driver's input is released then (an idle socket holds no read buffer), and
+/// the next chunk is fresh memory the driver zeroes once: small, so that a
+/// request-response exchange of small messages does not zero kilobytes per
+/// message. It doubles while reads fill it, up to the driver's 8 KiB.
+const MIN_READ: usize = 1 << 10;
 
 /// Chunks taken from the driver per vectored write.
 const MAX_SLICES: usize = 16;
@@ -120,6 +127,8 @@ pub(crate) struct State<IO> {
     /// this bounds the transport's last write, which only the I/O layer sees.
     write_deadline: Option<Instant>,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// How much the next read between frames asks for: see [`MIN_READ`].
+    read_size: usize,
     write_buffer_size: usize,
     message_buffer_size: usize,
     pings: Vec<PingSlot>,
@@ -170,6 +179,7 @@ where
             shutdown: Shutdown::No,
             write_deadline: None,
             sleep: None,
+            read_size: MIN_READ,
             write_buffer_size: config.get_write_buffer_size(),
             message_buffer_size: config.get_message_buffer_size(),
             pings: Vec::new(),
@@ -216,10 +226,9 @@ where
     /// or the end once the closing handshake is over and our last bytes are out.
     pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         self.with(cx.waker(), |s, ctx, me| loop {
-            let full = s.reading_paused();
             match s.driver.poll_event() {
                 Some(Event::Message(message)) => {
-                    if full {
+                    if s.driver.buffered_incoming() + message.len() >= s.message_buffer_size {
                         // Whoever stopped reading at the bound may read again.
                         s.wake_readers = true;
                     }
@@ -805,12 +814,20 @@ where
     /// One read from the transport, in place into the driver's input.
     fn poll_read(&mut self, ctx: &Ctx) {
         let mut cx = Context::from_waker(&ctx.read_waker);
-        let chunk = self.driver.input_chunk(MAX_READ);
+        let between_frames = self.driver.read_hint() == 0;
+        let max = if between_frames {
+            self.read_size
+        } else {
+            MAX_READ
+        };
+        let chunk = self.driver.input_chunk(max);
+        let asked = chunk.len();
         let mut buf = ReadBuf::new(chunk);
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Pending => {
                 // Quiet: an idle socket holds no read buffer.
                 self.driver.shrink_input();
+                self.read_size = MIN_READ;
                 return;
             }
             Poll::Ready(Ok(())) => match buf.filled().len() {
@@ -818,7 +835,12 @@ where
                     self.transport = Transport::ReadClosed;
                     self.driver.receive_eof(now().into_std());
                 }
-                n => self.driver.commit(n, now().into_std()),
+                n => {
+                    if between_frames && n == asked {
+                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                    }
+                    self.driver.commit(n, now().into_std());
+                }
             },
             Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),
         }

@@ -3,11 +3,9 @@
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
 use super::event::{Event, Message, Transmit};
-use super::extension::{self, Negotiated, Outgoing};
-use super::frame::{self, OpCode};
+use super::extension::{self, Negotiated};
+use super::framing::{CloseStyle, Frame, Framing};
 use super::handshake::{self, Accepted, ClientHandshake};
-use super::hixie;
-use super::hybi;
 use super::input::Input;
 use super::options::Options;
 use super::output::Output;
@@ -71,15 +69,6 @@ enum Awaiting {
 enum Start {
     Server(Accepted),
     Client(ClientHandshake),
-}
-
-#[derive(Debug)]
-// One per connection and never moved on a hot path, so boxing would only add
-// an indirection.
-#[allow(clippy::large_enum_variant)]
-enum Codec {
-    Hybi(hybi::Decoder),
-    Hixie(hixie::Decoder),
 }
 
 /// A WebSocket connection without I/O: bytes and time in, events and bytes out.
@@ -175,7 +164,8 @@ pub struct Driver {
     version: Version,
     options: Options,
     phase: Phase,
-    codec: Codec,
+    /// Everything that differs between the versions.
+    framing: Framing,
     input: Input,
     /// The input buffer has held more than [`RETAINED_INPUT`]: give it back once
     /// empty. (Its `capacity()` cannot tell: after a large payload is split off,
@@ -189,9 +179,8 @@ pub struct Driver {
     deferred: Output,
     events: VecDeque<Event>,
     protocol: Option<String>,
-    /// The extensions negotiated, and their transforms for what we send.
+    /// The extensions negotiated.
     negotiated: Negotiated,
-    outgoing: Outgoing,
     rng: Randomness,
     /// Server: the response that was (or will be) sent. Client: the one received.
     response: Option<http::Response<()>>,
@@ -208,22 +197,12 @@ pub struct Driver {
 
 impl Driver {
     fn new(role: Role, version: Version, options: Options, start: Start) -> Driver {
-        let codec = match version {
-            Version::Hixie75 | Version::Hixie76 => Codec::Hixie(hixie::Decoder::new(
-                version == Version::Hixie76,
-                options.max_message_size,
-            )),
-            _ => Codec::Hybi(hybi::Decoder::new(
-                role,
-                options.max_frame_size,
-                options.max_message_size,
-            )),
-        };
+        let framing = Framing::new(version, role, &options);
         Driver {
             role,
             version,
             phase: Phase::Created(start),
-            codec,
+            framing,
             input: Input::default(),
             input_large: false,
             eof: false,
@@ -232,7 +211,6 @@ impl Driver {
             events: VecDeque::new(),
             protocol: None,
             negotiated: Negotiated::default(),
-            outgoing: Outgoing::default(),
             rng: Randomness::Thread,
             response: None,
             close_sent: None,
@@ -426,19 +404,12 @@ impl Driver {
     /// drafts' `WebSocket Protocol Handshake` (hixie-76) and `Web Socket Protocol
     /// Handshake` (hixie-75), which some old clients compare byte for byte.
     pub fn reason_phrase(&self) -> &'static str {
-        match self.version {
-            Version::Hixie75 => "Web Socket Protocol Handshake",
-            Version::Hixie76 => "WebSocket Protocol Handshake",
-            _ => "Switching Protocols",
-        }
+        handshake::reason_phrase(self.version)
     }
 
     fn enable_extensions(&mut self, negotiated: Negotiated) {
         let (outgoing, incoming) = extension::transforms(negotiated, self.role, &self.options);
-        self.outgoing = outgoing;
-        if let Codec::Hybi(decoder) = &mut self.codec {
-            decoder.set_incoming(incoming);
-        }
+        self.framing.set_extensions(outgoing, incoming);
         self.negotiated = negotiated;
     }
 
@@ -581,10 +552,7 @@ impl Driver {
     /// a hint for how much to read next. [`input_chunk`](Driver::input_chunk) is
     /// sized by it.
     pub fn read_hint(&self) -> usize {
-        match &self.codec {
-            Codec::Hybi(d) => d.missing(self.input.len()),
-            Codec::Hixie(_) => 0,
-        }
+        self.framing.missing(self.input.len())
     }
 
     /// The capacity of the input buffer, for memory accounting.
@@ -690,14 +658,10 @@ impl Driver {
     /// The most the input buffer has to hold when no frame payload is being
     /// read: a handshake head, a frame header, or a whole hixie frame.
     fn input_limit(&self) -> usize {
-        match (&self.phase, &self.codec) {
-            (Phase::Open | Phase::Closing { .. }, Codec::Hybi(_)) => frame::MAX_HEADER,
-            // The type byte, the run, its 0xFF.
-            (Phase::Open | Phase::Closing { .. }, Codec::Hixie(_)) => {
-                self.options.max_message_size.saturating_add(2)
-            }
+        match &self.phase {
+            Phase::Open | Phase::Closing { .. } => self.framing.input_limit(&self.options),
             // Bytes fed before `start()` are only kept; they are not ours to bound.
-            (Phase::Created(_), _) => usize::MAX,
+            Phase::Created(_) => usize::MAX,
             _ => self.options.max_handshake_size,
         }
     }
@@ -707,65 +671,29 @@ impl Driver {
     fn process_input(&mut self) {
         // Noted before frames are split off, while the capacity still shows it.
         self.input_large |= self.input.capacity() > RETAINED_INPUT;
-        loop {
-            // One event at a time: nothing more is decoded until it is taken
-            // (except while our close frame waits for its answer: see there).
-            if !self.events.is_empty() && !self.awaiting(Awaiting::CloseFrame) {
-                break;
-            }
-            match &mut self.phase {
-                Phase::Created(_) => break,
-                Phase::Closed { .. }
+        // One event at a time: nothing more is decoded until it is taken
+        // (except while our close frame waits for its answer: see `awaiting`).
+        while self.events.is_empty() || self.awaiting(Awaiting::CloseFrame) {
+            let more = match self.phase {
+                Phase::Open
                 | Phase::Closing {
-                    awaiting: Awaiting::Eof,
+                    awaiting: Awaiting::CloseFrame,
                     ..
-                } => {
-                    self.input.clear();
-                    break;
-                }
-                Phase::AwaitingResponse(handshake) => {
-                    let input = self.input.data();
-                    match handshake::parse_response(input, self.options.max_handshake_size) {
-                        Ok(None) => break,
-                        Ok(Some((response, size))) => {
-                            input.advance(size);
-                            match handshake.check(&response) {
-                                Ok((protocol, extensions)) => {
-                                    self.protocol = protocol;
-                                    self.enable_extensions(extensions);
-                                    self.response = Some(response);
-                                    self.open();
-                                }
-                                Err(e) => self.fail_handshake(e),
-                            }
-                        }
-                        Err(e) => self.fail_handshake(e),
+                } => match self.framing.decode(self.input.data()) {
+                    Ok(Some(frame)) => {
+                        self.on_frame(frame);
+                        true
                     }
-                }
-                Phase::Hixie76AwaitingKey3 { keys } => {
-                    let keys = *keys;
-                    let input = self.input.data();
-                    let Some(key3) = input.get(..8) else {
-                        break;
-                    };
-                    let key3: [u8; 8] = key3.try_into().expect("8 bytes");
-                    input.advance(8);
-                    self.output.extend(&handshake::hixie76_answer(keys, &key3));
-                    self.open();
-                }
-                Phase::Open | Phase::Closing { .. } => {
-                    let input = self.input.data();
-                    let decoded = match &mut self.codec {
-                        Codec::Hybi(d) => d.decode(input).map(|f| f.map(Decoded::Hybi)),
-                        Codec::Hixie(d) => d.decode(input).map(|f| f.map(Decoded::Hixie)),
-                    };
-                    match decoded {
-                        Ok(Some(Decoded::Hybi(frame))) => self.on_hybi(frame),
-                        Ok(Some(Decoded::Hixie(frame))) => self.on_hixie(frame),
-                        Ok(None) => break,
-                        Err(e) => self.fail(e),
+                    Ok(None) => false,
+                    Err(e) => {
+                        self.fail(e);
+                        true
                     }
-                }
+                },
+                _ => self.process_other_input(),
+            };
+            if !more {
+                break;
             }
         }
         if self.input.is_empty() && self.input_large {
@@ -792,6 +720,53 @@ impl Driver {
         matches!(self.phase, Phase::Closing { awaiting, .. } if awaiting == what)
     }
 
+    /// Input outside the open connection: the handshake's, or bytes to drop.
+    /// Returns whether there may be more to do. Kept out of `process_input`,
+    /// whose frame loop is the hot path (the response parser's locals would
+    /// weigh on every call).
+    #[inline(never)]
+    fn process_other_input(&mut self) -> bool {
+        match &mut self.phase {
+            Phase::Created(_) => false,
+            Phase::Open | Phase::Closing { .. } | Phase::Closed { .. } => {
+                self.input.clear();
+                false
+            }
+            Phase::AwaitingResponse(handshake) => {
+                let input = self.input.data();
+                match handshake::parse_response(input, self.options.max_handshake_size) {
+                    Ok(None) => return false,
+                    Ok(Some((response, size))) => {
+                        input.advance(size);
+                        match handshake.check(&response) {
+                            Ok((protocol, extensions)) => {
+                                self.protocol = protocol;
+                                self.enable_extensions(extensions);
+                                self.response = Some(response);
+                                self.open();
+                            }
+                            Err(e) => self.fail_handshake(e),
+                        }
+                    }
+                    Err(e) => self.fail_handshake(e),
+                }
+                true
+            }
+            Phase::Hixie76AwaitingKey3 { keys } => {
+                let keys = *keys;
+                let input = self.input.data();
+                let Some(key3) = input.get(..8) else {
+                    return false;
+                };
+                let key3: [u8; 8] = key3.try_into().expect("8 bytes");
+                input.advance(8);
+                self.output.extend(&handshake::hixie76_answer(keys, &key3));
+                self.open();
+                true
+            }
+        }
+    }
+
     /// The transport reached end of stream at `now` (or failed: an I/O layer
     /// that can read no more reports it the same way). It takes effect once the
     /// bytes before it are decoded, so a close frame followed by the end of the
@@ -812,7 +787,7 @@ impl Driver {
             } => self.end_clean(),
             // hixie-75 has no closing handshake: the end of the stream is how
             // it closes. Everywhere else it means the peer vanished.
-            Phase::Open if self.version == Version::Hixie75 => {
+            Phase::Open if self.framing.eof_is_close() => {
                 self.finish(CloseFrame::new(CloseCode::NORMAL, ""), CloseCause::Clean)
             }
             _ => self.finish(CloseFrame::new(CloseCode::ABNORMAL, ""), CloseCause::Eof),
@@ -867,7 +842,11 @@ impl Driver {
                 if let Some(due) = self.keepalive_due() {
                     if now >= due {
                         self.last_ping = Some(now);
-                        self.queue(OpCode::Ping, Bytes::from_static(KEEPALIVE_PAYLOAD));
+                        let payload = Bytes::from_static(KEEPALIVE_PAYLOAD);
+                        // `keepalive_due` is armed only where pings exist.
+                        let _ = self
+                            .framing
+                            .encode_ping(&mut self.output, payload, &mut self.rng);
                     }
                 }
             }
@@ -879,10 +858,7 @@ impl Driver {
     /// heard from or pinged, whichever is later (hybi only: the drafts have no
     /// ping).
     fn keepalive_due(&self) -> Option<Instant> {
-        let interval = self
-            .options
-            .keepalive
-            .filter(|_| !self.version.is_draft())?;
+        let interval = self.options.keepalive.filter(|_| self.framing.has_ping())?;
         let last_seen = self.last_seen?;
         Some(self.last_ping.map_or(last_seen, |p| p.max(last_seen)) + interval)
     }
@@ -964,40 +940,16 @@ impl Driver {
     /// Sends a message.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         self.check_can_send()?;
-        match message {
-            Message::Text(text) => {
-                if self.version.is_draft() {
-                    let out = self.sink();
-                    hixie::encode_text(out, text.as_bytes());
-                } else {
-                    self.queue(OpCode::Text, text.into_bytes());
-                }
-            }
-            Message::Binary(data) => {
-                if self.version.is_draft() {
-                    return Err(Error::new(ErrorKind::Unsupported("binary messages")));
-                }
-                self.queue(OpCode::Binary, data);
-            }
-        }
-        Ok(())
+        let out = sink(&self.phase, &mut self.output, &mut self.deferred);
+        self.framing.encode_message(out, message, &mut self.rng)
     }
 
     /// Sends a ping (hybi only); at most 125 bytes. The peer's pong arrives as
     /// [`Event::Pong`] with the same payload.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        let payload = payload.into();
         self.check_can_send()?;
-        if self.version.is_draft() {
-            return Err(Error::new(ErrorKind::Unsupported("ping")));
-        }
-        if payload.len() > 125 {
-            return Err(Error::new(ErrorKind::InvalidControlFrame(
-                "ping payload over 125 bytes",
-            )));
-        }
-        self.queue(OpCode::Ping, payload);
-        Ok(())
+        let out = sink(&self.phase, &mut self.output, &mut self.deferred);
+        self.framing.encode_ping(out, payload.into(), &mut self.rng)
     }
 
     /// Starts the closing handshake at `now` with `code` and `reason` (at most
@@ -1034,21 +986,16 @@ impl Driver {
                     CloseCause::Abandoned,
                 );
             }
-            Phase::Open => match self.version {
-                Version::Hixie75 => self.finish(frame, CloseCause::Clean),
-                Version::Hixie76 => {
-                    self.output.extend(&hixie::CLOSE);
-                    self.close_sent = Some(frame.clone());
-                    self.finish(frame, CloseCause::Clean);
-                }
-                _ => {
-                    self.queue(OpCode::Close, hybi::close_payload(Some(&frame)));
-                    self.close_sent = Some(frame);
+            Phase::Open => match self.send_close(Some(&frame)) {
+                CloseStyle::Handshake => {
                     self.phase = Phase::Closing {
                         by: Side::Local,
                         awaiting: Awaiting::CloseFrame,
                         deadline: now + self.options.close_timeout,
                     };
+                }
+                CloseStyle::Immediate | CloseStyle::Nothing => {
+                    self.finish(frame, CloseCause::Clean)
                 }
             },
             Phase::Closing { .. } | Phase::Closed { .. } => {}
@@ -1063,74 +1010,51 @@ impl Driver {
         }
     }
 
-    /// Where frames go now: the wire once open, the deferred queue before.
-    fn sink(&mut self) -> &mut Output {
-        match self.phase {
-            Phase::Open | Phase::Closing { .. } => &mut self.output,
-            _ => &mut self.deferred,
+    /// Queues what closes the connection from our side (see
+    /// [`Framing::encode_close`]) and notes it as sent.
+    fn send_close(&mut self, frame: Option<&CloseFrame>) -> CloseStyle {
+        let style = self
+            .framing
+            .encode_close(&mut self.output, frame, &mut self.rng);
+        if style != CloseStyle::Nothing {
+            let sent = frame.cloned();
+            self.close_sent =
+                Some(sent.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS, "")));
         }
-    }
-
-    fn queue(&mut self, opcode: OpCode, payload: Bytes) {
-        let out = match self.phase {
-            Phase::Open | Phase::Closing { .. } => &mut self.output,
-            _ => &mut self.deferred,
-        };
-        hybi::encode(
-            out,
-            self.role,
-            opcode,
-            payload,
-            &mut self.outgoing,
-            &mut self.rng,
-        );
-    }
-
-    /// Queues the automatic pong for a ping, replacing the pong of an older ping
-    /// still waiting to be taken (see [`Output::push_pong`]).
-    fn queue_pong(&mut self, payload: Bytes) {
-        let mut frame = Output::default();
-        hybi::encode(
-            &mut frame,
-            self.role,
-            OpCode::Pong,
-            payload,
-            &mut self.outgoing,
-            &mut self.rng,
-        );
-        if let Some(bytes) = frame.pop() {
-            self.output.push_pong(bytes);
-        }
+        style
     }
 
     // ---- frame handling ------------------------------------------------------
 
-    fn on_hybi(&mut self, frame: hybi::Frame) {
+    fn on_frame(&mut self, frame: Frame) {
         match frame {
-            hybi::Frame::Message(m) => self.events.push_back(Event::Message(m)),
-            hybi::Frame::Ping(payload) => {
+            Frame::Message(m) => self.events.push_back(Event::Message(m)),
+            Frame::Ping(payload) => {
                 // After our close frame nothing more may be sent, pongs included.
                 if matches!(self.phase, Phase::Open) {
-                    self.queue_pong(payload.clone());
+                    if let Some(pong) = self.framing.encode_pong(payload.clone(), &mut self.rng) {
+                        // At most one waits: see `Output::push_pong`.
+                        self.output.push_pong(pong);
+                    }
                 }
                 self.events.push_back(Event::Ping(payload));
             }
-            hybi::Frame::Pong(payload) => self.events.push_back(Event::Pong(payload)),
-            hybi::Frame::Close(frame) => {
+            Frame::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+            Frame::Close(frame) => {
                 self.close_received = Some(frame.clone());
-                let by = match self.phase {
+                let (by, style) = match self.phase {
                     Phase::Open => {
+                        // Echo the code (RFC 6455 section 5.5.1); an empty close
+                        // frame is answered with an empty one.
                         let echo = (frame.code != CloseCode::NO_STATUS).then_some(&frame);
-                        self.queue(OpCode::Close, hybi::close_payload(echo));
-                        self.close_sent = Some(frame.clone());
-                        Side::Remote
+                        (Side::Remote, self.send_close(echo))
                     }
-                    Phase::Closing { by, .. } => by,
+                    Phase::Closing { by, .. } => (by, CloseStyle::Handshake),
                     _ => return,
                 };
-                match self.role {
-                    Role::Server => self.finish(frame, CloseCause::Clean),
-                    Role::Client => {
+                match (style, self.role) {
+                    // RFC 6455 section 7.1.1: the server closes the transport first.
+                    (CloseStyle::Handshake, Role::Client) => {
                         self.events.push_back(Event::Close(frame));
                         self.phase = Phase::Closing {
                             by,
@@ -1138,20 +1062,8 @@ impl Driver {
                             deadline: self.clock() + self.options.close_timeout,
                         };
                     }
+                    _ => self.finish(frame, CloseCause::Clean),
                 }
-            }
-        }
-    }
-
-    fn on_hixie(&mut self, frame: hixie::Frame) {
-        match frame {
-            hixie::Frame::Text(text) => self.events.push_back(Event::Message(Message::Text(text))),
-            hixie::Frame::Close => {
-                let frame = CloseFrame::new(CloseCode::NORMAL, "");
-                self.output.extend(&hixie::CLOSE);
-                self.close_received = Some(frame.clone());
-                self.close_sent = Some(frame.clone());
-                self.finish(frame, CloseCause::Clean);
             }
         }
     }
@@ -1161,15 +1073,9 @@ impl Driver {
         let code = error.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
         let reason = truncate(&error.to_string(), MAX_CLOSE_REASON).to_owned();
         let frame = CloseFrame::new(code, reason);
+        // Once our close frame is out, nothing more may follow it.
         if matches!(self.phase, Phase::Open) {
-            match self.version {
-                Version::Hixie76 => self.output.extend(&hixie::CLOSE),
-                Version::Hixie75 => {}
-                _ => self.queue(OpCode::Close, hybi::close_payload(Some(&frame))),
-            }
-            if self.version != Version::Hixie75 {
-                self.close_sent = Some(frame.clone());
-            }
+            self.send_close(Some(&frame));
         }
         self.events.push_back(Event::Error(error.clone()));
         self.finish(frame, CloseCause::Error(error));
@@ -1193,9 +1099,14 @@ impl Driver {
     }
 }
 
-enum Decoded {
-    Hybi(hybi::Frame),
-    Hixie(hixie::Frame),
+/// Where frames go now: the wire once open, the deferred queue before. (A
+/// function of the fields, not of the driver, so that `framing` stays free to
+/// encode into it.)
+fn sink<'a>(phase: &Phase, output: &'a mut Output, deferred: &'a mut Output) -> &'a mut Output {
+    match phase {
+        Phase::Open | Phase::Closing { .. } => output,
+        _ => deferred,
+    }
 }
 
 /// The longest prefix of `s` that fits `max` bytes on a character boundary.

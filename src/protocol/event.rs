@@ -97,7 +97,8 @@ pub enum Event {
     /// A complete text or binary message, fragments already joined.
     Message(Message),
     /// The peer pinged; the pong is already queued (unless our close frame has
-    /// gone out: nothing follows it, pongs included).
+    /// gone out: nothing follows it, pongs included). A newer ping's pong
+    /// replaces one not yet taken by `poll_transmit` (RFC 6455 section 5.5.3).
     Ping(Bytes),
     /// A pong arrived (solicited or not), with its payload.
     Pong(Bytes),

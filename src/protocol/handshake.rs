@@ -157,6 +157,16 @@ fn lowercase(name: &'static str) -> &'static str {
     }
 }
 
+/// The reason phrase of the server's status line: the drafts' own, which some
+/// old clients compare byte for byte.
+pub(crate) fn reason_phrase(version: Version) -> &'static str {
+    match version {
+        Version::Hixie75 => "Web Socket Protocol Handshake",
+        Version::Hixie76 => "WebSocket Protocol Handshake",
+        Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => "Switching Protocols",
+    }
+}
+
 /// Validates an upgrade request and builds the response. See
 /// [`Driver::server`](super::Driver::server) for the rules.
 pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, Error> {
@@ -183,7 +193,7 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
         version,
         protocol: protocol.clone(),
         status: StatusCode::SWITCHING_PROTOCOLS,
-        reason: "Switching Protocols",
+        reason: reason_phrase(version),
         headers: Vec::new(),
         hixie76_keys: None,
         extensions: Negotiated::default(),
@@ -215,9 +225,6 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
                 let key1 = single(headers, "sec-websocket-key1")?.unwrap_or_default();
                 let key2 = single(headers, "sec-websocket-key2")?.unwrap_or_default();
                 out.hixie76_keys = Some((hixie76_key_number(key1)?, hixie76_key_number(key2)?));
-                out.reason = "WebSocket Protocol Handshake";
-            } else {
-                out.reason = "Web Socket Protocol Handshake";
             }
             let host = single(headers, "host")?.ok_or_else(|| malformed("missing Host"))?;
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());

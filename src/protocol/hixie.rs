@@ -74,9 +74,8 @@ impl Decoder {
                     };
                 }
                 Read::Run { keep, scanned } => {
-                    // `scanned` only passes the end if the caller took bytes out
-                    // of `Driver::input_buffer`, which it must not; scan what is
-                    // there rather than panic.
+                    // The input only grows between calls, so `scanned` never
+                    // passes its end; clamp anyway rather than risk a panic.
                     let scanned = scanned.min(input.len());
                     let Some(pos) = input[scanned..].iter().position(|&b| b == 0xFF) else {
                         if input.len() > self.max_message {

@@ -21,6 +21,7 @@ mod error;
 mod event;
 mod extension;
 mod frame;
+mod framing;
 mod handshake;
 mod hixie;
 mod hybi;

@@ -114,9 +114,8 @@ impl Options {
     /// sends a 1001 close frame, reports [`ErrorKind::IdleTimeout`], and asks
     /// for the transport to be shut at once (an idle peer is not waited for).
     ///
-    /// Silence is measured at [`Driver::handle_timeout`] calls: bytes fed since
-    /// the previous call count as heard at that call's instant, so call it after
-    /// each batch of input, as the calling order says. With a
+    /// Silence counts from the `now` of the last input that brought bytes
+    /// ([`Driver::receive`], [`Driver::commit`]), or from the opening. With a
     /// [`keepalive`](Options::keepalive) interval shorter than `timeout`, a live
     /// peer answers the pings and stays open, while a dead one gets a ping every
     /// interval and is closed `timeout` after it last spoke.
@@ -124,7 +123,8 @@ impl Options {
     /// Durations over a century count as a century.
     ///
     /// [`ErrorKind::IdleTimeout`]: super::ErrorKind::IdleTimeout
-    /// [`Driver::handle_timeout`]: super::Driver::handle_timeout
+    /// [`Driver::receive`]: super::Driver::receive
+    /// [`Driver::commit`]: super::Driver::commit
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout.min(MAX_TIMER));
         self

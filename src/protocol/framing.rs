@@ -1,0 +1,226 @@
+//! What differs between the protocol versions, behind one type.
+//!
+//! The driver runs the same state machine for every version; [`Framing`] is
+//! where they part: how frames are decoded and encoded, which messages and
+//! control frames exist, how a connection closes, whether keepalive pings can
+//! be sent. No other part of the driver looks at the version.
+//!
+//! | | hybi (RFC 6455, 7, 8) | hixie-76 | hixie-75 |
+//! |---|---|---|---|
+//! | messages | text, binary | text | text |
+//! | ping / pong | yes (keepalive too) | no | no |
+//! | closing | close frames both ways, then the transport | `0xFF 0x00`, then the transport | the end of the stream |
+//! | extensions | permessage-deflate | none | none |
+
+use super::close::{CloseCode, CloseFrame};
+use super::error::{Error, ErrorKind};
+use super::event::Message;
+use super::extension::{Incoming, Outgoing};
+use super::frame::{self, OpCode};
+use super::hixie;
+use super::hybi;
+use super::options::Options;
+use super::output::Output;
+use super::rng::Randomness;
+use super::version::{Role, Version};
+use bytes::{Bytes, BytesMut};
+
+/// A decoded unit, the same for every version.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    Message(Message),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// The peer's close (hixie-76's closing frame reads as 1000).
+    Close(CloseFrame),
+}
+
+/// How a close frame sent (ours, or the answer to the peer's) ends the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseStyle {
+    /// hybi: a close frame went out; the closing handshake waits for the
+    /// other side's (or, answered, for the transport to end).
+    Handshake,
+    /// hixie-76: its closing frame went out, and that is the end.
+    Immediate,
+    /// hixie-75: there is no closing frame; closing the transport is the close.
+    Nothing,
+}
+
+#[derive(Debug)]
+// One per connection and never moved on a hot path, so boxing would only add
+// an indirection.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Framing {
+    Hybi {
+        decoder: hybi::Decoder,
+        role: Role,
+        /// The negotiated extensions' transforms for what we send.
+        outgoing: Outgoing,
+    },
+    Hixie {
+        decoder: hixie::Decoder,
+        /// hixie-76, which has a closing frame; hixie-75 has none.
+        hixie76: bool,
+    },
+}
+
+impl Framing {
+    pub(crate) fn new(version: Version, role: Role, options: &Options) -> Self {
+        match version {
+            Version::Hixie75 | Version::Hixie76 => {
+                let hixie76 = version == Version::Hixie76;
+                Framing::Hixie {
+                    decoder: hixie::Decoder::new(hixie76, options.max_message_size),
+                    hixie76,
+                }
+            }
+            Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => Framing::Hybi {
+                decoder: hybi::Decoder::new(role, options.max_frame_size, options.max_message_size),
+                role,
+                outgoing: Outgoing::default(),
+            },
+        }
+    }
+
+    /// Turns on the negotiated extensions' transforms (hybi only: the drafts
+    /// negotiate none).
+    pub(crate) fn set_extensions(&mut self, out: Outgoing, incoming: Incoming) {
+        if let Framing::Hybi {
+            decoder, outgoing, ..
+        } = self
+        {
+            *outgoing = out;
+            decoder.set_incoming(incoming);
+        }
+    }
+
+    // ---- decoding ----------------------------------------------------------------
+
+    /// Decodes the next unit from the front of `input`, consuming it: `Ok(None)`
+    /// when more bytes are needed. After an `Err` the framing must not be used.
+    pub(crate) fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        Ok(match self {
+            Framing::Hybi { decoder, .. } => decoder.decode(input)?.map(|f| match f {
+                hybi::Frame::Message(m) => Frame::Message(m),
+                hybi::Frame::Ping(p) => Frame::Ping(p),
+                hybi::Frame::Pong(p) => Frame::Pong(p),
+                hybi::Frame::Close(c) => Frame::Close(c),
+            }),
+            Framing::Hixie { decoder, .. } => decoder.decode(input)?.map(|f| match f {
+                hixie::Frame::Text(t) => Frame::Message(Message::Text(t)),
+                hixie::Frame::Close => Frame::Close(CloseFrame::new(CloseCode::NORMAL, "")),
+            }),
+        })
+    }
+
+    /// Bytes still missing from the frame being read, when its length is known.
+    pub(crate) fn missing(&self, buffered: usize) -> usize {
+        match self {
+            Framing::Hybi { decoder, .. } => decoder.missing(buffered),
+            // A hixie frame's length is known only at its end.
+            Framing::Hixie { .. } => 0,
+        }
+    }
+
+    /// The most the input buffer has to hold when no frame payload is being
+    /// read: a hybi frame header, or a whole hixie frame (its type byte, the
+    /// run, the 0xFF).
+    pub(crate) fn input_limit(&self, options: &Options) -> usize {
+        match self {
+            Framing::Hybi { .. } => frame::MAX_HEADER,
+            Framing::Hixie { .. } => options.max_message_size.saturating_add(2),
+        }
+    }
+
+    // ---- what exists -------------------------------------------------------------
+
+    /// Whether pings exist, so keepalive can send them.
+    pub(crate) fn has_ping(&self) -> bool {
+        matches!(self, Framing::Hybi { .. })
+    }
+
+    /// Whether the end of the stream is a clean close (hixie-75's only way to
+    /// close) rather than the peer vanishing.
+    pub(crate) fn eof_is_close(&self) -> bool {
+        matches!(self, Framing::Hixie { hixie76: false, .. })
+    }
+
+    // ---- encoding ----------------------------------------------------------------
+
+    /// Appends a message.
+    pub(crate) fn encode_message(
+        &mut self,
+        out: &mut Output,
+        message: Message,
+        rng: &mut Randomness,
+    ) -> Result<(), Error> {
+        match (self, message) {
+            (Framing::Hybi { role, outgoing, .. }, Message::Text(text)) => {
+                hybi::encode(out, *role, OpCode::Text, text.into_bytes(), outgoing, rng)
+            }
+            (Framing::Hybi { role, outgoing, .. }, Message::Binary(data)) => {
+                hybi::encode(out, *role, OpCode::Binary, data, outgoing, rng)
+            }
+            (Framing::Hixie { .. }, Message::Text(text)) => {
+                hixie::encode_text(out, text.as_bytes())
+            }
+            (Framing::Hixie { .. }, Message::Binary(_)) => {
+                return Err(Error::new(ErrorKind::Unsupported("binary messages")))
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a ping of at most 125 bytes.
+    pub(crate) fn encode_ping(
+        &mut self,
+        out: &mut Output,
+        payload: Bytes,
+        rng: &mut Randomness,
+    ) -> Result<(), Error> {
+        let Framing::Hybi { role, outgoing, .. } = self else {
+            return Err(Error::new(ErrorKind::Unsupported("ping")));
+        };
+        if payload.len() > 125 {
+            return Err(Error::new(ErrorKind::InvalidControlFrame(
+                "ping payload over 125 bytes",
+            )));
+        }
+        hybi::encode(out, *role, OpCode::Ping, payload, outgoing, rng);
+        Ok(())
+    }
+
+    /// The encoded pong answering a ping (which only hybi has).
+    pub(crate) fn encode_pong(&mut self, payload: Bytes, rng: &mut Randomness) -> Option<Bytes> {
+        let Framing::Hybi { role, outgoing, .. } = self else {
+            return None;
+        };
+        let mut frame = Output::default();
+        hybi::encode(&mut frame, *role, OpCode::Pong, payload, outgoing, rng);
+        frame.pop()
+    }
+
+    /// Appends what closes the connection from our side, with `frame`'s code and
+    /// reason where the version carries them (`None`: an empty hybi close frame,
+    /// the answer to one without a code), and says how closing goes on.
+    pub(crate) fn encode_close(
+        &mut self,
+        out: &mut Output,
+        frame: Option<&CloseFrame>,
+        rng: &mut Randomness,
+    ) -> CloseStyle {
+        match self {
+            Framing::Hybi { role, outgoing, .. } => {
+                let payload = hybi::close_payload(frame);
+                hybi::encode(out, *role, OpCode::Close, payload, outgoing, rng);
+                CloseStyle::Handshake
+            }
+            Framing::Hixie { hixie76: true, .. } => {
+                out.extend(&hixie::CLOSE);
+                CloseStyle::Immediate
+            }
+            Framing::Hixie { hixie76: false, .. } => CloseStyle::Nothing,
+        }
+    }
+}

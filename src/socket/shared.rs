@@ -685,11 +685,12 @@ where
     }
 
     fn poll_timer(&mut self, ctx: &Ctx) {
-        if self.write_deadline.is_none() && self.driver.close_cause().is_some() {
-            if !self.output_done() {
-                let timeout = self.driver.options().get_close_timeout();
-                self.write_deadline = Some(now() + timeout);
-            }
+        if self.write_deadline.is_none()
+            && self.driver.close_cause().is_some()
+            && !self.output_done()
+        {
+            let timeout = self.driver.options().get_close_timeout();
+            self.write_deadline = Some(now() + timeout);
         }
         let driver = self.driver.poll_timeout().map(Instant::from_std);
         let deadline = match (driver, self.write_deadline) {

@@ -722,8 +722,12 @@ where
                 self.give_up_writing();
             }
         }
-        if self.write_deadline.is_some_and(|d| d <= now) && !self.output_done() {
-            self.give_up_writing();
+        if self.write_deadline.is_some_and(|d| d <= now) {
+            // Once: what is left to write is dropped, so it is not armed again.
+            self.write_deadline = None;
+            if !self.output_done() {
+                self.give_up_writing();
+            }
         }
         self.bump();
     }

@@ -1,11 +1,12 @@
 //! End-to-end echo over loopback TCP: websocket-protocol against
-//! tokio-tungstenite in the same run. Each side talks to a server of its own
+//! tokio-tungstenite and fastwebsockets in the same run. Each side talks to a server of its own
 //! library; one round trip is: the client sends a binary message and waits for
 //! the echo. Both ends run on one current-thread runtime, so the figure is the
 //! CPU cost of a round trip on both ends plus the loopback.
 //!
 //! `echo_split` pipelines instead: the client's halves run in two tasks, one
-//! sending, one reading the echoes; the figure is the time per message.
+//! sending, one reading the echoes; the figure is the time per message
+//! (fastwebsockets is left out there: its split is behind an unstable feature).
 //!
 //! ```sh
 //! cargo bench --bench echo -- --warm-up-time 1 --measurement-time 2
@@ -63,6 +64,20 @@ fn echo(c: &mut Criterion) {
                 })
             },
         );
+
+        let mut fws = rt.block_on(support::fastwebsockets());
+        group.bench_with_input(BenchmarkId::new("fastwebsockets", size), &size, |b, _| {
+            b.iter_custom(|iters| {
+                run(&rt, async {
+                    for _ in 0..iters {
+                        let frame = fastwebsockets::Frame::binary(payload[..].into());
+                        fws.write_frame(frame).await.unwrap();
+                        let m = fws.read_frame().await.unwrap();
+                        assert_eq!(m.payload.len(), size);
+                    }
+                })
+            })
+        });
     }
     group.finish();
 

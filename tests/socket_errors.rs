@@ -335,3 +335,33 @@ async fn a_peer_that_pings_without_reading_cannot_grow_our_pong_queue() {
     assert!(!flood.is_finished(), "the peer was never held back");
     flood.abort();
 }
+
+#[tokio::test]
+async fn a_peer_that_never_reads_does_not_hold_a_failed_connection_open() {
+    // Our close frame cannot be written: the pipe is full of a message the peer
+    // never reads. The stream still ends, one close timeout later.
+    let (io, mut peer) = tokio::io::duplex(4 << 10);
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    peer.write_all(request).await.unwrap();
+    let config = Config::default().close_timeout(Duration::from_millis(300));
+    let (ours, head) = tokio::join!(WebSocket::accept(io, config), async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(peer.read_u8().await.unwrap());
+        }
+        head
+    });
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    let mut ours = ours.unwrap();
+    ours.feed(Message::binary(vec![0u8; 64 << 10]))
+        .await
+        .unwrap();
+    // An unmasked client frame: 1002.
+    peer.write_all(&[0x81, 0x01, b'x']).await.unwrap();
+    let err = within(5, ours.recv()).await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    assert!(within(5, ours.recv()).await.is_none());
+    assert_eq!(ours.close_frame().unwrap().code, CloseCode::PROTOCOL_ERROR);
+    drop(peer);
+}

@@ -49,3 +49,28 @@ pub async fn tungstenite() -> tokio_tungstenite::WebSocketStream<TcpStream> {
         .unwrap()
         .0
 }
+
+/// A fastwebsockets client, connected to a fastwebsockets echo server. Both
+/// start framing right after the TCP connect (fastwebsockets' own
+/// `after_handshake`): the handshake is not part of what is measured.
+#[allow(dead_code)]
+pub async fn fastwebsockets() -> fastwebsockets::FragmentCollector<TcpStream> {
+    use fastwebsockets::{FragmentCollector, Frame, OpCode, Role, WebSocket as Fws};
+    let (client, server) = tcp_pair().await;
+    tokio::spawn(async move {
+        let mut ws = FragmentCollector::new(Fws::after_handshake(server, Role::Server));
+        while let Ok(frame) = ws.read_frame().await {
+            match frame.opcode {
+                OpCode::Text | OpCode::Binary => {
+                    let echo = Frame::new(true, frame.opcode, None, frame.payload);
+                    if ws.write_frame(echo).await.is_err() {
+                        break;
+                    }
+                }
+                OpCode::Close => break,
+                _ => {}
+            }
+        }
+    });
+    FragmentCollector::new(Fws::after_handshake(client, Role::Client))
+}

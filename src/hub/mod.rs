@@ -22,7 +22,7 @@
 //!   is closed or dropped it is removed (at the next publish to the topic, or
 //!   the next subscribe, which sweeps dead entries so that they never outnumber
 //!   live ones). [`Hub::unsubscribe`] removes it earlier.
-//! - **Reading.** A subscribed socket must be read (its `messages()` polled, as
+//! - **Reading.** A subscribed socket must be read (its `recv()` polled, as
 //!   any server does to see the peer's messages and close): that task is what
 //!   writes the queue. A socket nobody polls fills up and meets the policy.
 //!

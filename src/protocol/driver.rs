@@ -671,8 +671,9 @@ impl Driver {
     fn process_input(&mut self) {
         // Noted before frames are split off, while the capacity still shows it.
         self.input_large |= self.input.capacity() > RETAINED_INPUT;
-        // One event at a time: nothing more is decoded until it is taken.
-        while self.events.is_empty() {
+        // One event at a time: nothing more is decoded until it is taken
+        // (except while our close frame waits for its answer: see `awaiting`).
+        while self.events.is_empty() || self.awaiting(Awaiting::CloseFrame) {
             let more = match self.phase {
                 Phase::Open
                 | Phase::Closing {
@@ -699,10 +700,24 @@ impl Driver {
             self.input.release();
             self.input_large = false;
         }
-        // The end of the stream comes after every event before it.
-        if self.eof && self.events.is_empty() {
+        // The end of the stream comes after every event before it, unless all
+        // that is left is the transport's end: a client whose closing handshake
+        // is done reports nothing more, so nothing has to wait for the queue.
+        if self.eof && (self.events.is_empty() || self.awaiting(Awaiting::Eof)) {
             self.on_eof();
         }
+    }
+
+    /// Whether the closing handshake waits for `what`.
+    ///
+    /// While our close frame waits for the peer's ([`Awaiting::CloseFrame`]),
+    /// decoding runs ahead of the events not taken: the application can send
+    /// nothing more, so there is no reply to order before what a later frame
+    /// causes, and an I/O layer waiting for the answer must be able to see it
+    /// behind messages nobody reads (they wait in the queue, counted by
+    /// `buffered_incoming`).
+    fn awaiting(&self, what: Awaiting) -> bool {
+        matches!(self.phase, Phase::Closing { awaiting, .. } if awaiting == what)
     }
 
     /// Input outside the open connection: the handshake's, or bytes to drop.

@@ -118,9 +118,10 @@ impl CloseHandle {
     /// While it waits, it does what any other handle on the socket does when
     /// polled: it writes what is queued and reads, keeping the messages that
     /// arrive for [`recv`](super::WebSocket::recv) (up to
-    /// [`Config::message_buffer_size`](super::Config::message_buffer_size); once
-    /// closing, those beyond it are dropped). Without a `close` first, it waits
-    /// for the connection to end some other way.
+    /// [`Config::message_buffer_size`](super::Config::message_buffer_size); while
+    /// our close frame waits for its answer, the oldest beyond it are dropped).
+    /// Without a `close` first, it waits for the connection to end some other
+    /// way.
     ///
     /// It fails with [`Timeout`](crate::ErrorKind::Timeout) when the peer does
     /// not answer in time, with the cause when the connection failed, and with

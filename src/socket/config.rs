@@ -6,6 +6,9 @@ use std::time::Duration;
 /// Default high-water mark of the write buffer.
 const WRITE_BUFFER_SIZE: usize = 128 << 10;
 
+/// Default bound on what is read and not yet taken by the application.
+const MESSAGE_BUFFER_SIZE: usize = 64 << 10;
+
 /// Default time allowed for an opening handshake on a raw stream.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -17,7 +20,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// | [`max_frame_size`](Config::max_frame_size) | 16 MiB | one incoming frame (1009 above it) |
 /// | [`max_message_size`](Config::max_message_size) | 64 MiB | one incoming message (1009 above it) |
 /// | [`write_buffer_size`](Config::write_buffer_size) | 128 KiB | bytes queued for writing before `send` waits |
-/// | [`message_buffer_size`](Config::message_buffer_size) | the max message size | messages read while nobody reads them (a ping or close waiting) |
+/// | [`message_buffer_size`](Config::message_buffer_size) | 64 KiB | what is read and not yet taken by the application; past it, reading stops |
 /// | [`close_timeout`](Config::close_timeout) | 5 s | the wait for the peer's close frame |
 /// | [`handshake_timeout`](Config::handshake_timeout) | 10 s | [`accept`](super::WebSocket::accept) and [`connect`](super::WebSocket::connect) |
 /// | [`keepalive`](Config::keepalive) | off | pings sent after this much silence |
@@ -26,6 +29,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read buffers are not configured: they start empty, grow to the size of the
 /// frame being read (bounded by the limits above) and are released once the
 /// connection goes quiet.
+///
+/// # Reading is bounded
+///
+/// The socket reads from the transport only while the application keeps up:
+/// once messages wait unread beyond [`message_buffer_size`](Config::message_buffer_size),
+/// it stops reading, and TCP pushes back on the peer. A message in progress
+/// may take it past the bound (up to the max message size): it has to arrive
+/// whole to be taken. Pings and close frames are answered in the order they
+/// arrived, so those behind unread messages are answered once the application
+/// reads again, and a [`ping`](super::WebSocket::ping) whose pong comes behind
+/// unread messages resolves then too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -41,7 +55,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Config {
     pub(crate) options: Options,
     pub(crate) write_buffer_size: usize,
-    pub(crate) message_buffer_size: Option<usize>,
+    pub(crate) message_buffer_size: usize,
     pub(crate) handshake_timeout: Duration,
 }
 
@@ -50,7 +64,7 @@ impl Default for Config {
         Config {
             options: Options::default(),
             write_buffer_size: WRITE_BUFFER_SIZE,
-            message_buffer_size: None,
+            message_buffer_size: MESSAGE_BUFFER_SIZE,
             handshake_timeout: HANDSHAKE_TIMEOUT,
         }
     }
@@ -76,13 +90,14 @@ impl Config {
         self
     }
 
-    /// The most message bytes held for [`recv`](super::WebSocket::recv)
-    /// while something other than the reader drives the connection (a
-    /// [`ping`](super::WebSocket::ping) future, a waiting `send`). Past it, reading
-    /// stops until the user reads, and TCP holds the peer back. Defaults to the
-    /// max message size.
+    /// The most bytes read from the transport and not yet taken by the
+    /// application (messages that wait for [`recv`](super::WebSocket::recv),
+    /// and input not decoded yet): past it, the socket stops reading and TCP
+    /// holds the peer back. A message in progress may exceed it, up to the max
+    /// message size. Defaults to 64 KiB; see "Reading is bounded" above for what
+    /// waits behind unread messages.
     pub fn message_buffer_size(mut self, bytes: usize) -> Self {
-        self.message_buffer_size = Some(bytes);
+        self.message_buffer_size = bytes;
         self
     }
 
@@ -144,10 +159,9 @@ impl Config {
         self.write_buffer_size
     }
 
-    /// The most message bytes held while nobody reads them.
+    /// The most bytes held unread before reading stops.
     pub fn get_message_buffer_size(&self) -> usize {
         self.message_buffer_size
-            .unwrap_or(self.options.get_max_message_size())
     }
 
     /// The opening handshake's timeout on raw streams.

@@ -75,11 +75,13 @@ macro_rules! sending_methods {
             ///
             /// If the peer closed first, it returns the peer's frame. It fails with
             /// [`Timeout`](crate::ErrorKind::Timeout) when the peer does not answer
-            /// in time, with [`Io`](crate::ErrorKind::Io) when the transport fails,
-            /// and with the cause when the connection had already failed. Messages
-            /// that arrive meanwhile are kept for `recv()` up to
-            /// [`Config::message_buffer_size`](crate::Config::message_buffer_size)
-            /// and dropped beyond it.
+            /// in time, with [`Io`](crate::ErrorKind::Io) when the transport fails
+            /// before the handshake is over, and with the cause when the
+            /// connection had already failed. Messages that arrive meanwhile are
+            /// kept for `recv()` up to
+            /// [`Config::message_buffer_size`](crate::Config::message_buffer_size);
+            /// beyond it the oldest are dropped, so that the peer's answer can be
+            /// read.
             ///
             /// # `close(code, reason)` and `SinkExt::close()`
             ///
@@ -167,9 +169,17 @@ macro_rules! receiving_methods {
             /// protocol violation, a transport error, a peer that vanishes
             /// without a close frame), then `None`. It returns `None` after the
             /// closing handshake (once our echo of the peer's close frame is
-            /// written); `close_frame()` then says how it ended. Pings and
-            /// pongs are answered and matched meanwhile, and are not returned
-            /// (see [`Message`](crate::Message) for where they are).
+            /// written); `close_frame()` then says how it ended. Once the peer's
+            /// close frame has arrived, whatever the transport does next (an end
+            /// of stream, a reset, a failed write of our echo to a peer already
+            /// gone) ends the stream cleanly. Pings and pongs are answered and
+            /// matched meanwhile, and are not returned (see
+            /// [`Message`](crate::Message) for where they are).
+            ///
+            /// Reading is what lets the socket read the transport: while
+            /// messages wait unread beyond
+            /// [`Config::message_buffer_size`](crate::Config::message_buffer_size),
+            /// nothing more is read.
             ///
             /// The socket is also a `Stream` of the same items
             /// (`Stream::poll_next` is what `recv` polls), for combinators:
@@ -221,10 +231,13 @@ macro_rules! common_methods {
             /// equal payloads resolve in order.
             ///
             /// The future drives the connection itself, so it resolves while nobody
-            /// reads messages (those that arrive meanwhile are kept for
-            /// `recv()`), whichever half it comes from. It fails if the
-            /// connection closes first, if the payload is too long, or on hixie
-            /// connections, which have no ping.
+            /// reads messages, whichever half it comes from; messages that arrive
+            /// meanwhile are kept for `recv()`. Frames are handled in order,
+            /// though: a pong that arrives behind unread messages is seen once they
+            /// are read, and reading stops while they exceed
+            /// [`Config::message_buffer_size`](crate::Config::message_buffer_size).
+            /// It fails if the connection closes first, if the payload is too long,
+            /// or on hixie connections, which have no ping.
             pub fn ping(&self, payload: impl Into<Bytes>) -> Ping<IO> {
                 Ping::new(&self.shared, payload.into())
             }

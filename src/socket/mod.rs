@@ -46,17 +46,45 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Who owns what
+//!
+//! The [`Driver`] is the connection: it holds the lifecycle (open, closing and
+//! who started it, closed with the close frame and the cause), the incoming
+//! events, the bytes to write and their count (the write buffer's fill), and
+//! every timer (close timeout, keepalive, idle timeout). The socket only pumps:
+//! it reads into the driver's input, writes what the driver queued, sleeps until
+//! the driver's next deadline, wakes the tasks waiting, and keeps the user's
+//! [`ping`](WebSocket::ping) futures. What the socket reports (its
+//! [`state`](WebSocket::state), [`close_frame`](WebSocket::close_frame), the
+//! error a call fails with) is the driver's.
+//!
 //! # Driving without a background task
 //!
 //! No task is spawned per socket. Whatever is polled moves the connection
-//! forward: the reader, a waiting `send`, a ping future, `close`. So a ping
-//! resolves while nobody reads messages (the messages that arrive meanwhile are
-//! kept for [`recv`](WebSocket::recv), up to
-//! [`Config::message_buffer_size`]), pongs to the peer's pings go out even if
-//! the user only reads, and a socket that nobody polls at all reads nothing: a
-//! peer flooding it is held back by TCP. The core's timers (keepalive, idle
+//! forward: the reader, a waiting `send`, a ping future, `close`. So pongs to
+//! the peer's pings go out even if the user only reads, a ping resolves while
+//! nobody reads messages, and a socket that nobody polls at all reads nothing:
+//! a peer flooding it is held back by TCP. The core's timers (keepalive, idle
 //! timeout) run while something polls; the close timeout always runs inside
 //! [`close`](WebSocket::close).
+//!
+//! # Reading is bounded
+//!
+//! The socket reads only while the application keeps up: once messages wait
+//! unread beyond [`Config::message_buffer_size`] (64 KiB by default; a message
+//! in progress may exceed it, up to the max message size), nobody reads the
+//! transport until the application takes them, and TCP pushes back on the
+//! peer. Frames are handled in the order they arrived, so a ping, a pong or a
+//! close frame behind unread messages is handled when the application reads
+//! again: a [`ping`](WebSocket::ping) whose pong is queued behind messages
+//! resolves once they are read. The exception is our own [`close`](WebSocket::close):
+//! while it waits for the peer's answer, messages past the bound are dropped,
+//! oldest first, so that the answer can be read.
+//!
+//! The driver also decodes one event at a time, so what the application sends
+//! in answer to a message leaves before anything a later frame causes: a valid
+//! message followed by a bad frame in the same read gets its reply, then the
+//! close frame.
 //!
 //! To close a socket from a task that does not own it (a server shutting down,
 //! a session that expired), take a [`CloseHandle`]: its `close` wakes whoever
@@ -65,18 +93,21 @@
 //!
 //! # Latency
 //!
-//! Frames queued together leave in one (vectored) write, and the transport is
-//! flushed once the queue drains, so there is no reason to let the kernel
-//! batch small writes as well: on TCP, call `set_nodelay(true)` before handing
-//! the stream over, or a ping queued after a message can wait for Nagle's
-//! algorithm and the peer's delayed acknowledgement (tens of milliseconds).
+//! What the driver queued in answer to the frames of one read (pongs, a close
+//! frame) and the frames the application queued together leave in one
+//! (vectored) write, and the transport is flushed once the queue drains, so
+//! there is no reason to let the kernel batch small writes as well: on TCP,
+//! call `set_nodelay(true)` before handing the stream over, or a ping queued
+//! after a message can wait for Nagle's algorithm and the peer's delayed
+//! acknowledgement (tens of milliseconds).
 //!
 //! # Memory
 //!
-//! An idle socket holds no read buffer: reads of small frames go through the
-//! stack, a large frame is read in place into a buffer of its size, and that
-//! buffer is released when the connection goes quiet. The write buffer holds
-//! what is queued, bounded by [`Config::write_buffer_size`].
+//! An idle socket holds no read buffer: reads go in place into the driver's
+//! input (8 KiB between frames, the frame's size for a large one), which is
+//! released when the transport has nothing more to read. What is read and not
+//! taken is bounded by [`Config::message_buffer_size`], what is queued for
+//! writing by [`Config::write_buffer_size`].
 //!
 //! # Example
 //!
@@ -194,8 +225,10 @@ where
 }
 
 impl<IO> WebSocket<IO> {
-    /// Bytes read and not yet taken by [`recv`](WebSocket::recv): kept
-    /// messages and the frame being read.
+    /// Bytes read and not yet taken by [`recv`](WebSocket::recv): the
+    /// message waiting, the input behind it not decoded yet, and the frame
+    /// being read ([`Driver::buffered_incoming`]). Reading stops while it is at
+    /// [`Config::message_buffer_size`] and a message waits.
     pub fn buffered_incoming(&self) -> usize {
         self.shared.buffered_incoming()
     }

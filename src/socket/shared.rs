@@ -1,33 +1,53 @@
-//! The connection's state behind one lock, and the routine that moves it forward.
+//! The transport behind one lock, and the routine that pumps it.
+//!
+//! # What is kept here
+//!
+//! The [`Driver`] is the connection: its lifecycle (open, closing and who
+//! started it, closed with the close frame and the cause), the incoming events,
+//! the bytes to write and their count, every timer. This module keeps only what
+//! the driver cannot know: the transport and how it ended, the bytes taken from
+//! the driver that the transport has not accepted yet, the sleep on the driver's
+//! next deadline, the tasks to wake, and the user's [`ping`](super::WebSocket::ping)
+//! futures. Every question about the connection is asked of the driver.
 //!
 //! # Concurrency
 //!
 //! A socket (or its two halves, or a ping future) is a handle on one [`Shared`]:
-//! the transport, the driver and the buffers behind a `std::sync::Mutex`, taken
-//! for the length of one non-blocking `poll` and never across an `.await`. There
-//! is no background task: whoever polls moves the connection forward, through
-//! [`State::step`], which fires due timers, writes what is queued and, when the
-//! caller may wait for input, reads once. Whatever that step produces for someone
-//! else (a message for the reader, the pong a ping future waits for, room in the
-//! write buffer) is left in the state, and that someone is woken.
+//! the transport and the driver behind a `std::sync::Mutex`, taken for the
+//! length of one non-blocking `poll` and never across an `.await`. There is no
+//! background task: whoever polls moves the connection forward, through
+//! [`State::step`], which writes what is queued, fires due timers and, while
+//! reading is allowed, reads once. Whatever that step produces for someone else
+//! (a message for the reader, the pong a ping future waits for, room in the
+//! write buffer) stays in the driver, and that someone is woken.
 //!
 //! Waiting goes through two [`WakerSet`]s, one per direction. A caller registers
 //! its waker in a set *before* polling the transport in that direction, and the
 //! transport only ever sees the set's own waker, so the last task to poll the
 //! transport never steals the wakeup of another. Wakes happen after the lock is
 //! released and skip the task that is polling.
+//!
+//! # Reading is bounded
+//!
+//! The driver decodes one event at a time, and [`Driver::buffered_incoming`]
+//! counts what it holds that nobody took. While an event waits and that count
+//! is at [`Config::message_buffer_size`](super::Config::message_buffer_size),
+//! nobody reads the transport, so TCP pushes back on the peer. Events that are
+//! not messages (a pong, a ping, the opening) are taken by whoever polls, so a
+//! ping future resolves while nobody reads messages, unless messages wait
+//! before its pong: those are the user's, and only the reader takes them.
 
 use super::wakers::WakerSet;
 use super::Config;
 use crate::error::Error;
 use crate::protocol::{
-    self, CloseCode, CloseFrame, Driver, Event, Message, ReadyState, Transmit, Version,
+    self, CloseCause, CloseCode, CloseFrame, Driver, Event, Message, ReadyState, Role, Transmit,
+    Version,
 };
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -35,19 +55,23 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// Reads go through a stack buffer of this size while no large frame is in
-/// flight, so an idle connection holds no read buffer at all.
-const SMALL_READ: usize = 8 << 10;
+/// The most one read asks the transport for while a frame's payload is read
+/// (the driver sizes its buffer for the whole frame).
+const MAX_READ: usize = 64 << 10;
 
-/// The most a single read asks for when reading a large frame in place.
-const LARGE_READ: usize = 64 << 10;
+/// What a read between frames asks for after the transport went quiet. The
+/// driver's input is released then (an idle socket holds no read buffer), and
+/// the next chunk is fresh memory the driver zeroes once: small, so that a
+/// request-response exchange of small messages does not zero kilobytes per
+/// message. It doubles while reads fill it, up to the driver's 8 KiB.
+const MIN_READ: usize = 1 << 10;
 
-/// Buffers taken from the driver per vectored write.
+/// Chunks taken from the driver per vectored write.
 const MAX_SLICES: usize = 16;
 
-/// What a buffered message costs beyond its payload, so that a flood of empty
-/// messages is bounded too.
-const MESSAGE_OVERHEAD: usize = 64;
+/// After a write fails, the most reads that collect what the transport already
+/// holds (the peer's close frame may be in it).
+const MAX_DRAIN_READS: usize = 16;
 
 /// What never changes, or changes once, outside the lock.
 pub(crate) struct Ctx {
@@ -66,64 +90,61 @@ pub(crate) struct Shared<IO> {
     state: Mutex<State<IO>>,
 }
 
+/// How far the transport has gone, as only the I/O layer can see it.
+enum Transport {
+    /// Both directions work.
+    Open,
+    /// End of stream was read (and given to the driver); writing goes on.
+    ReadClosed,
+    /// No more I/O: the transport failed (the error says how, should the
+    /// connection turn out to have ended uncleanly), or the last bytes were
+    /// given up on.
+    Done(Option<Error>),
+}
+
+/// The transport's shutdown, which the driver asks for once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shutdown {
     No,
-    /// The driver asked for it; it happens once the queue is written.
+    /// Asked for; done once what is being written is written.
     Pending,
     Done,
 }
 
 pub(crate) struct State<IO> {
+    driver: Driver,
     io: IO,
     /// [`try_write`] for this `IO`.
     try_write: fn(&mut IO, &[u8]) -> Option<usize>,
-    driver: Driver,
-    write_buffer_size: usize,
-    message_buffer_size: usize,
-    /// Bytes taken from the driver, not yet written.
-    out: VecDeque<Bytes>,
-    out_len: usize,
+    transport: Transport,
+    /// Chunks taken from the driver's queue that the transport has not accepted
+    /// yet (at most [`MAX_SLICES`]): the head of that queue, being written.
+    writing: VecDeque<Bytes>,
     needs_flush: bool,
     shutdown: Shutdown,
-    /// Estimate (never below the truth) of automatic replies (pongs) queued
-    /// because of what we read. Reading pauses above the write buffer size, so a
-    /// peer that pings without reading cannot make us queue pongs without bound.
-    replies: usize,
-    incoming: VecDeque<Message>,
-    incoming_len: usize,
-    /// For the reader, once, before the stream ends.
-    error: Option<Error>,
-    /// What ended the connection, for everyone else (pings, close, send).
-    failure: Option<Error>,
-    close_frame: Option<CloseFrame>,
-    /// The driver reported `Event::Close`.
-    closed: bool,
-    /// We started the closing handshake: messages past the buffer are dropped
-    /// rather than stop the reading that the close frame needs.
-    closing: bool,
-    opened: bool,
-    /// End of stream read from the transport.
-    eof: bool,
-    /// The transport failed: no more I/O.
-    broken: bool,
-    reader_done: bool,
+    /// Once the driver is closed with bytes still to write: when to give up on a
+    /// peer that does not read them. The driver's timers end the connection;
+    /// this bounds the transport's last write, which only the I/O layer sees.
+    write_deadline: Option<Instant>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// How much the next read between frames asks for: see [`MIN_READ`].
+    read_size: usize,
+    write_buffer_size: usize,
+    message_buffer_size: usize,
     pings: Vec<PingSlot>,
     next_ping: u64,
-    sleep: Option<Pin<Box<Sleep>>>,
-    /// Once closed: when to stop waiting for the last bytes to be written.
-    linger: Option<Instant>,
     /// Bumped by everything that can satisfy a waiter.
     progress: u64,
     wake_readers: bool,
     wake_writers: bool,
 }
 
+/// A [`ping`](super::WebSocket::ping) future's pong, once it came.
 struct PingSlot {
     id: u64,
     payload: Bytes,
     sent: Instant,
-    result: Option<Result<Duration, Error>>,
+    rtt: Option<Duration>,
 }
 
 fn now() -> Instant {
@@ -145,44 +166,28 @@ where
             version: driver.version(),
             protocol: OnceLock::new(),
         };
-        if driver.role() == protocol::Role::Server || driver.ready_state() == ReadyState::Open {
+        if driver.role() == Role::Server || driver.ready_state() != ReadyState::Connecting {
             let _ = ctx.protocol.set(driver.protocol().map(Into::into));
         }
-        let mut state = State {
+        let state = State {
+            driver,
             io,
             try_write: try_write::<IO>,
-            driver,
-            write_buffer_size: config.get_write_buffer_size(),
-            message_buffer_size: config.get_message_buffer_size(),
-            out: VecDeque::new(),
-            out_len: 0,
+            transport: Transport::Open,
+            writing: VecDeque::new(),
             needs_flush: false,
             shutdown: Shutdown::No,
-            replies: 0,
-            incoming: VecDeque::new(),
-            incoming_len: 0,
-            error: None,
-            failure: None,
-            close_frame: None,
-            closed: false,
-            closing: false,
-            opened: false,
-            eof: false,
-            broken: false,
-            reader_done: false,
+            write_deadline: None,
+            sleep: None,
+            read_size: MIN_READ,
+            write_buffer_size: config.get_write_buffer_size(),
+            message_buffer_size: config.get_message_buffer_size(),
             pings: Vec::new(),
             next_ping: 0,
-            sleep: None,
-            linger: None,
             progress: 0,
             wake_readers: false,
             wake_writers: false,
         };
-        // Start the driver's clock (idle and keepalive timers count from here); a
-        // driver handed over mid-handshake may hold events already (Open,
-        // messages that came with the handshake).
-        state.driver.handle_timeout(now().into_std());
-        state.take_events(&ctx);
         Arc::new(Shared {
             ctx,
             state: Mutex::new(state),
@@ -217,23 +222,42 @@ where
 
     // ---- the operations the public handles are made of ----------------------
 
+    /// The reader: the next message, or the error the connection failed with,
+    /// or the end once the closing handshake is over and our last bytes are out.
     pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         self.with(cx.waker(), |s, ctx, me| loop {
-            if s.reader_done {
-                return Poll::Ready(None);
-            }
-            if let Some(message) = s.pop_message() {
-                return Poll::Ready(Some(Ok(message)));
-            }
-            if let Some(error) = s.error.take() {
-                return Poll::Ready(Some(Err(error)));
-            }
-            if s.closed && s.output_done() {
-                s.reader_done = true;
-                return Poll::Ready(None);
-            }
-            if !s.step(ctx, me, true) {
-                return Poll::Pending;
+            match s.driver.poll_event() {
+                Some(Event::Message(message)) => {
+                    if s.driver.buffered_incoming() + message.len() >= s.message_buffer_size {
+                        // Whoever stopped reading at the bound may read again.
+                        s.wake_readers = true;
+                    }
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Some(Event::Error(error)) => {
+                    // The close frame decoding just queued leaves now: the user
+                    // may drop the socket on seeing the error.
+                    s.write(ctx, me);
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Some(Event::Close(_)) => {
+                    s.bump();
+                    // The transport's end is the error only when it cut the
+                    // connection short; after a close frame it is the end.
+                    if let Some(CloseCause::Eof) = s.driver.close_cause() {
+                        s.write(ctx, me);
+                        return Poll::Ready(Some(Err(s.eof_error())));
+                    }
+                }
+                Some(event) => s.on_control(ctx, event),
+                None => {
+                    if s.reading_done() && s.output_done() {
+                        return Poll::Ready(None);
+                    }
+                    if !s.step(ctx, me) {
+                        return Poll::Pending;
+                    }
+                }
             }
         })
     }
@@ -245,26 +269,26 @@ where
             if s.queued() <= s.write_buffer_size {
                 return Poll::Ready(Ok(()));
             }
-            if !s.step(ctx, me, false) {
+            if !s.step(ctx, me) {
                 return Poll::Pending;
             }
         })
     }
 
     pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
-        self.with_state(|s, ctx| s.command(ctx, |d| d.send(message)))
+        self.with_state(|s, _| s.command(|d, _| d.send(message)))
     }
 
     /// Writes and flushes everything queued.
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
-            if s.broken {
-                return Poll::Ready(Err(s.failure_or_closed()));
+            if let Transport::Done(Some(error)) = &s.transport {
+                return Poll::Ready(Err(error.clone()));
             }
             if s.output_done() {
                 return Poll::Ready(Ok(()));
             }
-            if !s.step(ctx, me, false) {
+            if !s.step(ctx, me) {
                 return Poll::Pending;
             }
         })
@@ -282,47 +306,56 @@ where
                 s.check_can_send()?;
                 if s.queued() <= s.write_buffer_size {
                     let m = message.take().expect("checked");
-                    s.command(ctx, |d| d.send(m))?;
+                    s.command(|d, _| d.send(m))?;
                     continue;
                 }
             } else {
-                if s.broken {
-                    return Poll::Ready(Err(s.failure_or_closed()));
+                if let Transport::Done(Some(error)) = &s.transport {
+                    return Poll::Ready(Err(error.clone()));
                 }
                 if s.output_done() {
                     return Poll::Ready(Ok(()));
                 }
             }
-            if !s.step(ctx, me, false) {
+            if !s.step(ctx, me) {
                 return Poll::Pending;
             }
         })
     }
 
     pub(crate) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.with_state(|s, ctx| {
-            if let ReadyState::Open | ReadyState::Connecting = s.driver.ready_state() {
-                s.command(ctx, |d| d.close(code, reason, now().into_std()))?;
+        self.with_state(|s, _| match s.driver.ready_state() {
+            ReadyState::Connecting | ReadyState::Open => {
+                s.command(|d, now| d.close(code, reason, now))?;
+                // The reader's stream now ends with the closing handshake.
+                s.bump();
+                Ok(())
             }
-            // From here on, reading serves the closing handshake first.
-            s.closing = true;
-            Ok(())
+            // The first close wins.
+            ReadyState::Closing | ReadyState::Closed => Ok(()),
         })
     }
 
     /// Waits for the end of the closing handshake and the transport's shutdown.
     pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<Result<CloseFrame, Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
-            if s.broken || (s.driver.is_finished() && s.output_done()) {
-                if let Some(failure) = &s.failure {
-                    return Poll::Ready(Err(failure.clone()));
-                }
-                return Poll::Ready(match &s.close_frame {
-                    Some(frame) => Ok(frame.clone()),
-                    None => Err(Error::closed()),
-                });
+            s.take_controls(ctx);
+            if s.is_over() {
+                return Poll::Ready(s.outcome());
             }
-            if !s.step(ctx, me, false) {
+            // Waiting for the peer's answer to our close frame: messages sent
+            // before it are kept for the reader up to the bound, and dropped
+            // beyond it so that the answer can be read.
+            if s.driver.close_sent().is_some()
+                && s.driver.close_received().is_none()
+                && s.reading_paused()
+                && matches!(s.driver.peek_event(), Some(Event::Message(_)))
+            {
+                s.driver.poll_event();
+                s.bump();
+                continue;
+            }
+            if !s.step(ctx, me) {
                 return Poll::Pending;
             }
         })
@@ -331,13 +364,22 @@ where
     /// Waits for the opening handshake to finish.
     pub(crate) fn poll_open(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
-            if s.opened {
-                return Poll::Ready(Ok(()));
+            s.take_controls(ctx);
+            match s.driver.ready_state() {
+                ReadyState::Connecting => {}
+                ReadyState::Open | ReadyState::Closing => return Poll::Ready(Ok(())),
+                ReadyState::Closed => {
+                    return Poll::Ready(match s.driver.close_cause() {
+                        // It opened, then closed cleanly (or is closing).
+                        Some(CloseCause::Clean) | None => Ok(()),
+                        Some(_) => Err(s.end_error()),
+                    });
+                }
             }
-            if s.closed || s.broken {
-                return Poll::Ready(Err(s.failure_or_closed()));
+            if let Transport::Done(Some(error)) = &s.transport {
+                return Poll::Ready(Err(error.clone()));
             }
-            if !s.step(ctx, me, false) {
+            if !s.step(ctx, me) {
                 return Poll::Pending;
             }
         })
@@ -345,15 +387,15 @@ where
 
     /// Queues a ping; the id names its slot for [`poll_pong`](Shared::poll_pong).
     pub(crate) fn start_ping(&self, payload: Bytes) -> Result<u64, Error> {
-        self.with_state(|s, ctx| {
-            s.command(ctx, |d| d.ping(payload.clone()))?;
+        self.with_state(|s, _| {
+            s.command(|d, _| d.ping(payload.clone()))?;
             let id = s.next_ping;
             s.next_ping += 1;
             s.pings.push(PingSlot {
                 id,
                 payload,
                 sent: now(),
-                result: None,
+                rtt: None,
             });
             Ok(id)
         })
@@ -361,14 +403,19 @@ where
 
     pub(crate) fn poll_pong(&self, cx: &mut Context<'_>, id: u64) -> Poll<Result<Duration, Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
+            s.take_controls(ctx);
             let Some(i) = s.pings.iter().position(|p| p.id == id) else {
                 return Poll::Ready(Err(Error::closed()));
             };
-            if s.pings[i].result.is_some() {
-                let slot = s.pings.swap_remove(i);
-                return Poll::Ready(slot.result.expect("checked"));
+            if let Some(rtt) = s.pings[i].rtt {
+                s.pings.swap_remove(i);
+                return Poll::Ready(Ok(rtt));
             }
-            if !s.step(ctx, me, false) {
+            if s.driver.close_cause().is_some() {
+                s.pings.swap_remove(i);
+                return Poll::Ready(Err(s.end_error()));
+            }
+            if !s.step(ctx, me) {
                 return Poll::Pending;
             }
         })
@@ -399,7 +446,7 @@ where
         message: &protocol::PreparedMessage,
     ) -> Result<(), Refused> {
         let mut s = self.lock();
-        if s.broken || s.closed || s.check_can_send().is_err() {
+        if s.check_can_send().is_err() {
             return Err(Refused::Closed);
         }
         let idle = s.queued() == 0;
@@ -433,10 +480,11 @@ impl<IO> Shared<IO> {
         self.ctx.writers.wake_all();
     }
 
-    /// The connection is over: the driver is closed, or the transport failed.
+    /// The connection is over: the closing handshake is done (a client may still
+    /// wait for the server to close the transport), or the transport is done.
     pub(crate) fn is_closed(&self) -> bool {
         let s = self.lock();
-        s.broken || s.driver.ready_state() == ReadyState::Closed
+        matches!(s.transport, Transport::Done(_)) || s.driver.ready_state() == ReadyState::Closed
     }
 
     pub(crate) fn forget_ping(&self, id: u64) {
@@ -444,7 +492,13 @@ impl<IO> Shared<IO> {
     }
 
     pub(crate) fn close_frame(&self) -> Option<CloseFrame> {
-        self.lock().close_frame.clone()
+        let s = self.lock();
+        match s.driver.state() {
+            protocol::ConnectionState::Closed { frame, .. } => Some(frame),
+            // A client's closing handshake is done before the server closes the
+            // transport.
+            _ => s.driver.close_received().cloned(),
+        }
     }
 
     pub(crate) fn state(&self) -> ReadyState {
@@ -456,15 +510,15 @@ impl<IO> Shared<IO> {
     }
 
     pub(crate) fn buffered_incoming(&self) -> usize {
-        let s = self.lock();
-        s.incoming_len + s.driver.buffered_incoming()
+        self.lock().driver.buffered_incoming()
     }
 }
 
 impl<IO> State<IO> {
-    /// Bytes waiting to be written (the write buffer's fill).
+    /// Bytes waiting to be written, the write buffer's fill: the driver's queue
+    /// and the part of it being written.
     pub(crate) fn queued(&self) -> usize {
-        self.out_len + self.driver.buffered_amount()
+        self.driver.buffered_amount() + self.writing.iter().map(Bytes::len).sum::<usize>()
     }
 }
 
@@ -483,11 +537,7 @@ where
     /// Makes every bit of progress possible without waiting, registering `me`
     /// for what it would wait on. Returns whether anything changed that a waiter
     /// could be waiting for; `false` means `me` will be woken.
-    ///
-    /// `reader` is the user reading messages: it reads whenever it needs to.
-    /// Others (pings, close, a waiting send) read only while the messages they
-    /// keep for the reader fit the message buffer.
-    pub(crate) fn step(&mut self, ctx: &Ctx, me: &Waker, reader: bool) -> bool {
+    pub(crate) fn step(&mut self, ctx: &Ctx, me: &Waker) -> bool {
         let before = self.progress;
         self.write(ctx, me);
         if self.progress != before {
@@ -498,10 +548,11 @@ where
         // Every waiter waits on protocol progress, timers included.
         ctx.readers.register(me);
         self.poll_timer(ctx);
-        if self.may_read(reader) {
+        if self.may_read() {
             self.poll_read(ctx);
             // What the read produced (pongs, a close echo, a hixie-76 answer)
-            // goes out now, not when the user next polls.
+            // goes out now, in one write, not when the user next polls.
+            self.take_controls(ctx);
             self.write(ctx, me);
         }
         self.progress != before
@@ -510,36 +561,26 @@ where
     /// Writes what is queued, registering `me` to hear when more can be written.
     /// Registration precedes the poll it is for, so no wakeup falls between.
     fn write(&mut self, ctx: &Ctx, me: &Waker) {
-        let registered = !self.output_done();
-        if registered {
-            ctx.writers.register(me);
-        }
-        self.poll_write(ctx);
-        if !registered && !self.output_done() {
-            // The driver had more to say (a shutdown) than the queue showed.
+        if !self.output_done() {
             ctx.writers.register(me);
             self.poll_write(ctx);
         }
     }
 
-    /// Runs a driver command, then the driver's clock, then collects events.
+    /// Runs a driver command at the current time.
     fn command<T>(
         &mut self,
-        ctx: &Ctx,
-        f: impl FnOnce(&mut Driver) -> Result<T, protocol::Error>,
+        f: impl FnOnce(&mut Driver, std::time::Instant) -> Result<T, protocol::Error>,
     ) -> Result<T, Error> {
-        if self.broken {
-            return Err(self.failure_or_closed());
+        if let Transport::Done(Some(error)) = &self.transport {
+            return Err(error.clone());
         }
-        let r = f(&mut self.driver).map_err(Error::from);
-        self.driver.handle_timeout(now().into_std());
-        self.take_events(ctx);
-        r
+        f(&mut self.driver, now().into_std()).map_err(Error::from)
     }
 
     fn check_can_send(&self) -> Result<(), Error> {
-        if self.broken {
-            return Err(self.failure_or_closed());
+        if let Transport::Done(Some(error)) = &self.transport {
+            return Err(error.clone());
         }
         match self.driver.ready_state() {
             ReadyState::Connecting | ReadyState::Open => Ok(()),
@@ -547,34 +588,107 @@ where
         }
     }
 
-    fn failure_or_closed(&self) -> Error {
-        self.failure.clone().unwrap_or_else(Error::closed)
+    /// Takes the events at the head of the driver's queue that are nobody's
+    /// message: the opening, pings (the driver queued the pong), pongs (for the
+    /// ping futures). Messages, errors and the close are the reader's.
+    fn take_controls(&mut self, ctx: &Ctx) {
+        while let Some(Event::Open | Event::Ping(_) | Event::Pong(_)) = self.driver.peek_event() {
+            let event = self.driver.poll_event().expect("peeked");
+            self.on_control(ctx, event);
+        }
+    }
+
+    fn on_control(&mut self, ctx: &Ctx, event: Event) {
+        self.bump();
+        match event {
+            Event::Open => {
+                let _ = ctx.protocol.set(self.driver.protocol().map(Into::into));
+            }
+            Event::Pong(payload) => {
+                let now = now();
+                if let Some(slot) = self
+                    .pings
+                    .iter_mut()
+                    .filter(|p| p.rtt.is_none() && p.payload == payload)
+                    .min_by_key(|p| p.id)
+                {
+                    slot.rtt = Some(now.duration_since(slot.sent));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether an event waits that nobody took, with the driver holding as much
+    /// as the message buffer allows: reading waits for the user.
+    fn reading_paused(&mut self) -> bool {
+        self.driver.buffered_incoming() >= self.message_buffer_size
+            && self.driver.peek_event().is_some()
+    }
+
+    fn may_read(&mut self) -> bool {
+        matches!(self.transport, Transport::Open)
+            && self.driver.close_cause().is_none()
+            && !self.reading_paused()
+    }
+
+    /// The reader has seen everything: the driver is closed, or (a client) the
+    /// peer's close frame came and only the end of the transport remains.
+    fn reading_done(&self) -> bool {
+        self.driver.close_cause().is_some() || self.driver.close_received().is_some()
     }
 
     /// Everything queued is written and flushed, and a requested shutdown done.
     fn output_done(&self) -> bool {
-        self.broken
-            || (self.queued() == 0 && !self.needs_flush && self.shutdown != Shutdown::Pending)
+        match self.transport {
+            Transport::Done(_) => true,
+            _ => {
+                self.writing.is_empty()
+                    && self.driver.buffered_amount() == 0
+                    && !self.needs_flush
+                    && self.shutdown != Shutdown::Pending
+                    // Closed, the driver still has the shutdown to hand out.
+                    && (self.driver.close_cause().is_none() || self.driver.is_finished())
+            }
+        }
     }
 
-    fn may_read(&self, reader: bool) -> bool {
-        if self.broken || self.eof || self.driver.is_finished() {
-            return false;
-        }
-        if self.replies > self.write_buffer_size {
-            return false;
-        }
-        reader || self.closing || self.incoming_len < self.message_buffer_size
+    /// The connection is over for the close waiters: the driver is closed and
+    /// its last bytes are out (or given up on).
+    fn is_over(&self) -> bool {
+        self.driver.close_cause().is_some() && self.output_done()
     }
 
-    fn pop_message(&mut self) -> Option<Message> {
-        let message = self.incoming.pop_front()?;
-        if self.incoming_len >= self.message_buffer_size {
-            // Whoever stopped reading at the limit may read again.
-            self.wake_readers = true;
+    /// What a close waiter gets once it is over: the close frame after a clean
+    /// end, the cause otherwise.
+    fn outcome(&self) -> Result<CloseFrame, Error> {
+        match self.driver.state() {
+            protocol::ConnectionState::Closed {
+                frame,
+                cause: CloseCause::Clean | CloseCause::Abandoned,
+            } => Ok(frame),
+            _ => Err(self.end_error()),
         }
-        self.incoming_len -= message.len() + MESSAGE_OVERHEAD;
-        Some(message)
+    }
+
+    /// Why the connection is over, for those who learn it from a failed call.
+    fn end_error(&self) -> Error {
+        match self.driver.close_cause() {
+            Some(CloseCause::Error(e) | CloseCause::Handshake(e)) => Error::from(e.clone()),
+            Some(CloseCause::Timeout) => {
+                Error::from(protocol::Error::new(protocol::ErrorKind::CloseTimeout))
+            }
+            Some(CloseCause::Eof) => self.eof_error(),
+            _ => Error::closed(),
+        }
+    }
+
+    /// The transport ended the connection before its closing handshake: how.
+    fn eof_error(&self) -> Error {
+        match &self.transport {
+            Transport::Done(Some(error)) => error.clone(),
+            _ => Error::unexpected_eof(),
+        }
     }
 
     fn bump(&mut self) {
@@ -582,69 +696,49 @@ where
         self.wake_readers = true;
     }
 
-    fn take_events(&mut self, ctx: &Ctx) {
-        while let Some(event) = self.driver.poll_event() {
-            self.bump();
-            match event {
-                Event::Open => {
-                    self.opened = true;
-                    let _ = ctx.protocol.set(self.driver.protocol().map(Into::into));
-                }
-                Event::Message(message) => {
-                    if self.closing && self.incoming_len >= self.message_buffer_size {
-                        continue;
+    /// The transport failed. Writing stops at once; what the read side already
+    /// holds is still given to the driver, as it may be the peer's close frame
+    /// (a peer that closed and went away makes the write of our echo fail):
+    /// after it, the end of the transport is the clean end it announced.
+    fn fail_transport(&mut self, ctx: &Ctx, error: io::Error, reading: bool) {
+        self.transport = Transport::Done(Some(Error::from(error)));
+        self.writing.clear();
+        if !reading {
+            let mut cx = Context::from_waker(&ctx.read_waker);
+            for _ in 0..MAX_DRAIN_READS {
+                let chunk = self.driver.input_chunk(MAX_READ);
+                let mut buf = ReadBuf::new(chunk);
+                match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
+                    Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                        let n = buf.filled().len();
+                        self.driver.commit(n, now().into_std());
                     }
-                    self.incoming_len += message.len() + MESSAGE_OVERHEAD;
-                    self.incoming.push_back(message);
-                }
-                Event::Ping(_) => {}
-                Event::Pong(payload) => {
-                    let now = now();
-                    if let Some(slot) = self
-                        .pings
-                        .iter_mut()
-                        .filter(|p| p.result.is_none() && p.payload == payload)
-                        .min_by_key(|p| p.id)
-                    {
-                        slot.result = Some(Ok(now.duration_since(slot.sent)));
-                    }
-                }
-                Event::Error(error) => self.record_failure(Error::from(error)),
-                Event::Close(frame) => {
-                    if frame.code == CloseCode::ABNORMAL && self.eof && self.failure.is_none() {
-                        self.record_failure(Error::unexpected_eof());
-                    }
-                    self.closed = true;
-                    self.close_frame = Some(frame);
-                    // The last bytes (our close frame or echo) get one close
-                    // timeout to leave; see `abandon_output`.
-                    let linger = self.driver.options().get_close_timeout();
-                    self.linger = Some(now() + linger);
-                    let failure = self.failure_or_closed();
-                    for slot in self.pings.iter_mut().filter(|p| p.result.is_none()) {
-                        slot.result = Some(Err(failure.clone()));
-                    }
+                    _ => break,
                 }
             }
         }
-    }
-
-    fn record_failure(&mut self, error: Error) {
-        if self.failure.is_none() {
-            self.error = Some(error.clone());
-            self.failure = Some(error);
-        }
-    }
-
-    fn fail_io(&mut self, ctx: &Ctx, error: io::Error) {
-        self.record_failure(Error::from(error));
         self.driver.receive_eof(now().into_std());
-        self.abandon_output(ctx);
+        self.discard_output();
+    }
+
+    /// Drops what can no longer be written.
+    fn discard_output(&mut self) {
+        self.writing.clear();
+        while self.driver.poll_transmit().is_some() {}
+        self.bump();
+        self.wake_writers = true;
     }
 
     fn poll_timer(&mut self, ctx: &Ctx) {
+        if self.write_deadline.is_none()
+            && self.driver.close_cause().is_some()
+            && !self.output_done()
+        {
+            let timeout = self.driver.options().get_close_timeout();
+            self.write_deadline = Some(now() + timeout);
+        }
         let driver = self.driver.poll_timeout().map(Instant::from_std);
-        let deadline = match (driver, self.linger) {
+        let deadline = match (driver, self.write_deadline) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
                 Some(deadline) => deadline,
@@ -665,74 +759,75 @@ where
             return;
         }
         let now = now();
-        if self.linger.is_some_and(|l| l <= now) {
-            self.linger = None;
-            if !self.output_done() {
-                self.abandon_output(ctx);
+        if driver.is_some_and(|d| d <= now) {
+            self.driver.handle_timeout(now.into_std());
+            if let Some(CloseCause::Timeout) = self.driver.close_cause() {
+                // The peer did not answer our close frame: it will not read the
+                // rest either.
+                self.give_up_writing();
             }
         }
-        self.driver.handle_timeout(now.into_std());
-        self.take_events(ctx);
+        if self.write_deadline.is_some_and(|d| d <= now) {
+            // Once: what is left to write is dropped, so it is not armed again.
+            self.write_deadline = None;
+            if !self.output_done() {
+                self.give_up_writing();
+            }
+        }
         self.bump();
     }
 
     /// The connection is over but its last bytes cannot be written (a peer
     /// that stopped reading): give up on them rather than wait forever.
-    fn abandon_output(&mut self, ctx: &Ctx) {
-        self.broken = true;
-        self.out.clear();
-        self.out_len = 0;
-        while self.driver.poll_transmit().is_some() {}
-        self.take_events(ctx);
-        self.bump();
-        self.wake_writers = true;
+    fn give_up_writing(&mut self) {
+        if !matches!(self.transport, Transport::Done(_)) {
+            self.transport = Transport::Done(None);
+        }
+        self.discard_output();
     }
 
     /// Writes the queue, vectored, then flushes, then shuts the transport down if
     /// the driver asked to.
     fn poll_write(&mut self, ctx: &Ctx) {
-        if self.broken {
-            return;
+        if let Transport::Done(_) = self.transport {
+            return self.discard_output();
         }
         let mut cx = Context::from_waker(&ctx.write_waker);
         loop {
-            while self.out.len() < MAX_SLICES {
+            while self.writing.len() < MAX_SLICES {
                 match self.driver.poll_transmit() {
-                    Some(Transmit::Data(bytes)) => {
-                        self.out_len += bytes.len();
-                        self.out.push_back(bytes);
-                    }
+                    Some(Transmit::Data(bytes)) => self.writing.push_back(bytes),
                     Some(Transmit::Shutdown) => self.shutdown = Shutdown::Pending,
                     None => break,
                 }
             }
-            if self.out.is_empty() {
+            if self.writing.is_empty() {
                 break;
             }
             let io = Pin::new(&mut self.io);
-            let result = if self.out.len() > 1 && io.is_write_vectored() {
+            let result = if self.writing.len() > 1 && io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                for (slice, chunk) in slices.iter_mut().zip(&self.out) {
+                for (slice, chunk) in slices.iter_mut().zip(&self.writing) {
                     *slice = IoSlice::new(chunk);
                 }
-                io.poll_write_vectored(&mut cx, &slices[..self.out.len()])
+                io.poll_write_vectored(&mut cx, &slices[..self.writing.len()])
             } else {
-                io.poll_write(&mut cx, &self.out[0])
+                io.poll_write(&mut cx, &self.writing[0])
             };
             match result {
                 Poll::Pending => return,
                 Poll::Ready(Ok(0)) => {
-                    return self.fail_io(ctx, io::ErrorKind::WriteZero.into());
+                    return self.fail_transport(ctx, io::ErrorKind::WriteZero.into(), false);
                 }
                 Poll::Ready(Ok(n)) => self.consume(n),
-                Poll::Ready(Err(e)) => return self.fail_io(ctx, e),
+                Poll::Ready(Err(e)) => return self.fail_transport(ctx, e, false),
             }
         }
         if self.needs_flush {
             match Pin::new(&mut self.io).poll_flush(&mut cx) {
                 Poll::Pending => return,
                 Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => return self.fail_io(ctx, e),
+                Poll::Ready(Err(e)) => return self.fail_transport(ctx, e, false),
             }
         }
         if self.shutdown == Shutdown::Pending {
@@ -745,22 +840,20 @@ where
                 }
             }
         }
-        if self.out.capacity() > MAX_SLICES {
-            self.out = VecDeque::new();
+        if self.writing.capacity() > MAX_SLICES {
+            self.writing = VecDeque::new();
         }
     }
 
     fn consume(&mut self, mut n: usize) {
-        self.out_len -= n;
-        self.replies = self.replies.saturating_sub(n);
         self.needs_flush = true;
         self.progress += 1;
         self.wake_writers = true;
         while n > 0 {
-            let front = &mut self.out[0];
+            let front = &mut self.writing[0];
             if n >= front.len() {
                 n -= front.len();
-                self.out.pop_front();
+                self.writing.pop_front();
             } else {
                 front.advance(n);
                 n = 0;
@@ -768,70 +861,63 @@ where
         }
     }
 
-    /// One read from the transport, straight into the driver's buffer when a large
-    /// frame is in flight, through the stack otherwise.
+    /// One read from the transport, in place into the driver's input.
     fn poll_read(&mut self, ctx: &Ctx) {
         let mut cx = Context::from_waker(&ctx.read_waker);
-        // What the driver queues in answer to this read (pongs) counts as replies.
-        let before = self.driver.buffered_amount();
-        let hint = self.driver.read_hint();
-        let result = if hint > SMALL_READ {
-            // Straight into the driver's buffer, sized for the whole frame (its
-            // size passed the limits when its header was read).
-            let chunk = self.driver.input_chunk(LARGE_READ);
-            let mut buf = ReadBuf::new(chunk);
-            let result = Pin::new(&mut self.io).poll_read(&mut cx, &mut buf);
-            let n = buf.filled().len();
-            self.driver.commit(n, now().into_std());
-            result.map_ok(|()| n)
+        let between_frames = self.driver.read_hint() == 0;
+        let max = if between_frames {
+            self.read_size
         } else {
-            let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
-            let mut buf = ReadBuf::uninit(&mut stack);
-            let result = Pin::new(&mut self.io).poll_read(&mut cx, &mut buf);
-            if !buf.filled().is_empty() {
-                self.driver.receive(buf.filled(), now().into_std());
-            }
-            result.map_ok(|()| buf.filled().len())
+            MAX_READ
         };
-        match result {
+        let chunk = self.driver.input_chunk(max);
+        let asked = chunk.len();
+        let mut buf = ReadBuf::new(chunk);
+        match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Pending => {
-                // Quiet: an idle socket holds no read buffer at all (the
-                // driver keeps a small one between reads, which only the I/O
-                // layer knows to be idle).
+                // Quiet: an idle socket holds no read buffer.
                 self.driver.shrink_input();
+                self.read_size = MIN_READ;
                 return;
             }
-            Poll::Ready(Err(e)) => return self.fail_io(ctx, e),
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                self.driver.receive_eof(now().into_std());
-            }
-            // Already fed to the driver above.
-            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Ok(())) => match buf.filled().len() {
+                0 => {
+                    self.transport = Transport::ReadClosed;
+                    self.driver.receive_eof(now().into_std());
+                }
+                n => {
+                    if between_frames && n == asked {
+                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                    }
+                    self.driver.commit(n, now().into_std());
+                }
+            },
+            Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),
         }
-        self.driver.handle_timeout(now().into_std());
-        self.replies += self.driver.buffered_amount().saturating_sub(before);
-        self.take_events(ctx);
         self.bump();
     }
 }
 
 /// Ends the connection as well as can be done without waiting: a close frame
-/// (1001) if it is still open, written if the transport takes it now. Dropping
-/// the transport then closes it.
+/// (1001) if it is still open, then whatever is left to write (a close frame
+/// the user did not wait for, after an error), written if the transport takes
+/// it now. Dropping the transport then closes it.
 impl<IO> Drop for State<IO> {
     fn drop(&mut self) {
-        if self.broken || self.driver.ready_state() != ReadyState::Open {
+        if matches!(self.transport, Transport::Done(_)) {
             return;
         }
-        if self
-            .driver
-            .close(CloseCode::GOING_AWAY, "", now().into_std())
-            .is_err()
-        {
-            return;
+        match self.driver.ready_state() {
+            // Nothing was said yet that is worth finishing.
+            ReadyState::Connecting => return,
+            ReadyState::Open => {
+                let _ = self
+                    .driver
+                    .close(CloseCode::GOING_AWAY, "", now().into_std());
+            }
+            ReadyState::Closing | ReadyState::Closed => {}
         }
-        let mut pending: Vec<Bytes> = self.out.drain(..).collect();
+        let mut pending: Vec<Bytes> = self.writing.drain(..).collect();
         while let Some(Transmit::Data(bytes)) = self.driver.poll_transmit() {
             pending.push(bytes);
         }

@@ -234,7 +234,12 @@ mod deflate {
         let shared = drain(&mut s).0;
         s.text(text.clone()).unwrap();
         let own = drain(&mut s).0;
-        assert!(own.len() * 4 < shared.len(), "{} vs {}", own.len(), shared.len());
+        assert!(
+            own.len() * 4 < shared.len(),
+            "{} vs {}",
+            own.len(),
+            shared.len()
+        );
         c.receive(&shared, std::time::Instant::now());
         c.receive(&own, std::time::Instant::now());
         assert_eq!(

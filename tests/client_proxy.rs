@@ -503,7 +503,14 @@ mod tls {
                 .contains("TLS handshake with proxy localhost"),
             "{err}"
         );
-        assert!(err.to_string().contains("certificate"), "{err}");
+        // Display is the error's own text; the TLS failure is its source.
+        let mut chain = String::new();
+        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+        while let Some(e) = cause {
+            chain.push_str(&e.to_string());
+            cause = e.source();
+        }
+        assert!(chain.contains("certificate"), "{err}: {chain}");
         assert!(proxy.untouched());
     }
 

@@ -34,11 +34,13 @@ pub const MAX_MESSAGE: usize = 16 << 10;
 pub const MAX_HANDSHAKE: usize = 4 << 10;
 
 /// What a driver may allocate while reading beyond the frame and message being
-/// read: events, a close frame, buffer rounding; and with deflate the inflater's
-/// window and state (allocated on the first compressed message).
+/// read: events, a close frame, buffer rounding; and with deflate the
+/// connection's windows, plus, the first time a set of settings is used on this
+/// thread, the thread's shared zlib compressor (~260 KiB) and inflater (46 KiB),
+/// which every later connection of the thread reuses.
 const SLACK: usize = 8 << 10;
 #[cfg(feature = "deflate")]
-const DEFLATE_SLACK: usize = 96 << 10;
+const DEFLATE_SLACK: usize = (96 + 320) << 10;
 #[cfg(not(feature = "deflate"))]
 const DEFLATE_SLACK: usize = 0;
 /// What negotiating permessage-deflate allocates once per connection: the
@@ -110,12 +112,18 @@ fn options(deflate: bool) -> Options {
         .close_timeout(Duration::from_secs(5))
         .keepalive(Duration::from_secs(20))
         .idle_timeout(Duration::from_secs(60));
+    // Servers accept deflate unless told not to: say which is wanted.
     #[cfg(feature = "deflate")]
-    if deflate {
-        return options.deflate(DeflateConfig::default().threshold(0));
+    return if deflate {
+        options.deflate(DeflateConfig::default().threshold(0))
+    } else {
+        options.deflate(None)
+    };
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _ = deflate;
+        options
     }
-    let _ = deflate;
-    options
 }
 
 /// The handshakes the frame targets start from.

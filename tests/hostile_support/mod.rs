@@ -539,6 +539,10 @@ async fn ping_flood(path: Path) -> Outcome {
         let pings = pings.clone();
         async move {
             let mut tcp = open(addr, "").await;
+            // The server may keep reading: it holds one pong at most, the
+            // newest (RFC 6455 5.5.3), so what it holds is bounded either way.
+            // Or it may stop once its writes back up. Both are fine; the
+            // memory bound below is the assertion.
             let mut sent = 0;
             while sent < 64 * MIB {
                 match tokio::time::timeout(Duration::from_secs(2), tcp.write_all(&pings)).await {
@@ -547,14 +551,12 @@ async fn ping_flood(path: Path) -> Outcome {
                     Err(_) => return Ok(()),
                 }
             }
-            Err(format!(
-                "the server read {sent} bytes of pings without our reading a pong"
-            ))
+            Ok(())
         }
     })
     .await;
-    // At most one pending pong (issue 10) or the write buffer's worth of them
-    // (128 KiB), plus the read in progress: 256 KiB.
+    // At most one pending pong, the bytes already handed to the transport,
+    // and the read in progress: 256 KiB.
     Outcome {
         name: "ping flood, pongs never read",
         peak,

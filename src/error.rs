@@ -278,6 +278,12 @@ fn protocol_kind(e: &protocol::Error) -> ErrorKind {
     }
 }
 
+impl From<protocol::Unfinished> for Error {
+    fn from(u: protocol::Unfinished) -> Self {
+        Error::from(u.into_parts().1)
+    }
+}
+
 impl From<protocol::Error> for Error {
     fn from(e: protocol::Error) -> Self {
         Error {

@@ -592,6 +592,21 @@ pub(crate) fn transform(
 /// into a message body: a sync flush with its trailer stripped (RFC 7692 section
 /// 7.2.1).
 fn deflate_message(deflate: &mut Deflate, payload: &[u8]) -> Bytes {
+    let mut out = deflate_sync(deflate, payload);
+    if out.ends_with(&TRAILER) {
+        out.truncate(out.len() - TRAILER.len());
+    }
+    if out.is_empty() {
+        // Nothing was pending, so the flush wrote nothing: send the empty stored
+        // block's header byte, which the peer completes with the trailer (RFC
+        // 7692 section 7.2.3.6).
+        out.push(0x00);
+    }
+    Bytes::from(out)
+}
+
+/// Compresses `payload` with `deflate` up to a sync flush, trailer included.
+fn deflate_sync(deflate: &mut Deflate, payload: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::with_capacity(payload.len() / 2 + 64);
     let mut input = payload;
     loop {
@@ -611,16 +626,7 @@ fn deflate_message(deflate: &mut Deflate, payload: &[u8]) -> Bytes {
             break;
         }
     }
-    if out.ends_with(&TRAILER) {
-        out.truncate(out.len() - TRAILER.len());
-    }
-    if out.is_empty() {
-        // Nothing was pending, so the flush wrote nothing: send the empty stored
-        // block's header byte, which the peer completes with the trailer (RFC
-        // 7692 section 7.2.3.6).
-        out.push(0x00);
-    }
-    Bytes::from(out)
+    out
 }
 
 /// Compresses a message on its own, with no history: the body of a frame that
@@ -673,6 +679,96 @@ impl Deflater {
     pub(crate) fn sent(&mut self, payload: &[u8]) {
         if let Some(window) = &mut self.window {
             window.push(payload);
+        }
+    }
+}
+
+/// A message being compressed fragment by fragment: one deflate stream across
+/// its frames, as RFC 7692 section 6.1 has it, without a zlib state of its own.
+///
+/// Each fragment is compressed by the thread's shared compressor, reset and
+/// given as its dictionary the last 2^window_bits bytes of what came before
+/// (the previous messages', with context takeover, then this message's so
+/// far): exactly the history a private stream would hold, so the fragments
+/// concatenate into one valid stream. Each ends on a sync flush, so the peer
+/// can inflate it as it arrives; the flush's `00 00 ff ff` is held back and
+/// sent at the head of the next fragment, so that the trailer RFC 7692 section
+/// 7.2.1 strips is stripped once, from the end of the message. It keeps the
+/// window (4 KiB at the default 12 bits) while the message is open.
+#[derive(Debug)]
+pub(crate) struct DeflateStream {
+    history: Window,
+    /// The history is the connection's window (context takeover): it goes
+    /// back to the deflater when the message ends.
+    takeover: bool,
+    /// The last fragment's trailer, not sent yet.
+    trailer_held: bool,
+    /// Some compressed byte has been sent.
+    wrote: bool,
+}
+
+impl Deflater {
+    /// Starts a message sent in fragments; the deflater keeps nothing of its
+    /// own until [`end_stream`](Deflater::end_stream).
+    pub(crate) fn start_stream(&mut self) -> DeflateStream {
+        let takeover = self.window.is_some();
+        DeflateStream {
+            history: self
+                .window
+                .take()
+                .unwrap_or_else(|| Window::new(self.settings.bits)),
+            takeover,
+            trailer_held: false,
+            wrote: false,
+        }
+    }
+
+    /// The payload of the next frame of a compressed message: `piece`
+    /// compressed, behind the previous fragment's trailer; on the last
+    /// (`fin`), without its own.
+    pub(crate) fn compress_fragment(
+        &mut self,
+        stream: &mut DeflateStream,
+        piece: &[u8],
+        fin: bool,
+    ) -> Bytes {
+        let mut out = Vec::new();
+        if !piece.is_empty() {
+            let history = &stream.history.data[..];
+            let flushed = with_compressor(self.settings, |deflate| {
+                if !history.is_empty() {
+                    deflate
+                        .set_dictionary(history)
+                        .expect("a raw deflate stream takes a dictionary after a reset");
+                }
+                deflate_sync(deflate, piece)
+            });
+            stream.history.push(piece);
+            out.reserve_exact(flushed.len());
+            if stream.trailer_held {
+                out.extend_from_slice(&TRAILER);
+            }
+            let body = flushed.strip_suffix(&TRAILER);
+            stream.trailer_held = body.is_some();
+            out.extend_from_slice(body.unwrap_or(&flushed));
+        }
+        if fin {
+            if stream.trailer_held {
+                // The end of the message: the trailer the peer appends itself.
+                stream.trailer_held = false;
+            } else if !stream.wrote && out.is_empty() {
+                // An empty message: as `deflate_message` sends it.
+                out.push(0x00);
+            }
+        }
+        stream.wrote |= !out.is_empty();
+        Bytes::from(out)
+    }
+
+    /// The message ended: with context takeover, its history is the window.
+    pub(crate) fn end_stream(&mut self, stream: DeflateStream) {
+        if stream.takeover {
+            self.window = Some(stream.history);
         }
     }
 }

@@ -36,6 +36,10 @@ pub(crate) enum Deflater {}
 #[derive(Debug)]
 pub(crate) enum Inflater {}
 
+/// Cannot exist without the `deflate` feature.
+#[derive(Debug)]
+pub(crate) enum DeflateStream {}
+
 impl Deflater {
     pub(crate) fn wants(&self, _len: usize) -> bool {
         match *self {}
@@ -52,6 +56,23 @@ impl Deflater {
 
     pub(crate) fn sent(&mut self, _payload: &[u8]) {
         match *self {}
+    }
+
+    pub(crate) fn start_stream(&mut self) -> DeflateStream {
+        match *self {}
+    }
+
+    pub(crate) fn compress_fragment(
+        &mut self,
+        _stream: &mut DeflateStream,
+        _piece: &[u8],
+        _fin: bool,
+    ) -> Bytes {
+        match *self {}
+    }
+
+    pub(crate) fn end_stream(&mut self, stream: DeflateStream) {
+        match stream {}
     }
 }
 

@@ -11,7 +11,8 @@ use super::options::Options;
 use super::output::Output;
 use super::rng::Randomness;
 use super::state::{CloseCause, ConnectionState, ReadyState, Side};
-use super::utf8::Utf8Bytes;
+use super::streaming::{MessageKind, OutgoingMessage, Sending, Unfinished};
+use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::{Role, Version};
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
@@ -177,6 +178,8 @@ pub struct Driver {
     output: Output,
     /// Frames sent before the handshake finished.
     deferred: Output,
+    /// The message being sent in fragments, if one is open.
+    sending: Option<Sending>,
     events: VecDeque<Event>,
     protocol: Option<String>,
     /// The extensions negotiated.
@@ -208,6 +211,7 @@ impl Driver {
             eof: false,
             output: Output::default(),
             deferred: Output::default(),
+            sending: None,
             events: VecDeque::new(),
             protocol: None,
             negotiated: Negotiated::default(),
@@ -937,9 +941,11 @@ impl Driver {
         self.send(Message::Binary(data.into()))
     }
 
-    /// Sends a message.
+    /// Sends a message. While a message is being sent in fragments, this is
+    /// [`ErrorKind::MessageInProgress`]: the peer can receive nothing else
+    /// until that one ends.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.check_can_send()?;
+        self.check_can_send_message()?;
         let out = sink(&self.phase, &mut self.output, &mut self.deferred);
         self.framing.encode_message(out, message, &mut self.rng)
     }
@@ -954,9 +960,156 @@ impl Driver {
     /// the message as [`send`](Driver::send) would: it saves nothing there.
     /// Errors as `send`.
     pub fn send_prepared(&mut self, message: &super::PreparedMessage) -> Result<(), Error> {
-        self.check_can_send()?;
+        self.check_can_send_message()?;
         let out = sink(&self.phase, &mut self.output, &mut self.deferred);
         self.framing.encode_prepared(out, message, &mut self.rng)
+    }
+
+    /// Opens a message to be sent in fragments, for data that is not all at
+    /// hand (a large file, a reply being generated): send its pieces with
+    /// [`send_fragment`](Driver::send_fragment) and the last with
+    /// [`finish_message`](Driver::finish_message). Nothing is queued yet: the
+    /// first frame, with the opcode, goes out with the first piece.
+    ///
+    /// Until it ends, other data messages ([`send`](Driver::send),
+    /// [`send_prepared`](Driver::send_prepared), another `start_message`) are
+    /// [`ErrorKind::MessageInProgress`]; pings, automatic pongs and the close
+    /// go between its fragments. A close ends everything: the peer drops the
+    /// unfinished message. Under permessage-deflate the message is one
+    /// compressed stream across its frames, each fragment flushed so that the
+    /// peer inflates it as it arrives. hixie has no fragments: there it is
+    /// [`ErrorKind::Unsupported`]. Before the handshake finishes, the fragments
+    /// are queued like messages. The rules are on [`OutgoingMessage`].
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use websocket_protocol::protocol::{Driver, MessageKind, Options, Transmit};
+    /// # let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    /// let mut server = Driver::server_from_bytes(request, Options::default()).unwrap().unwrap();
+    /// server.start(Instant::now());
+    /// while server.poll_transmit().is_some() {} // the handshake response
+    ///
+    /// let mut message = server.start_message(MessageKind::Text)?;
+    /// server.send_fragment(&mut message, "h\u{e9}".as_bytes()[..2].to_vec())?; // "h" and half of "é"
+    /// server.ping("between fragments")?;
+    /// server.finish_message(message, &b"\xa9llo"[..])?;
+    /// let mut wire = Vec::new();
+    /// while let Some(Transmit::Data(bytes)) = server.poll_transmit() {
+    ///     wire.extend_from_slice(&bytes);
+    /// }
+    /// assert_eq!(&wire[..4], &[0x01, 2, b'h', 0xc3]); // text, no FIN
+    /// assert_eq!(wire[4], 0x89); // the ping, between
+    /// assert_eq!(&wire[wire.len() - 6..], &[0x80, 4, 0xa9, b'l', b'l', b'o']); // FIN
+    /// # Ok::<(), websocket_protocol::protocol::Error>(())
+    /// ```
+    pub fn start_message(&mut self, kind: MessageKind) -> Result<OutgoingMessage, Error> {
+        self.check_can_send_message()?;
+        let fragments = self.framing.start_fragments(kind)?;
+        let message = OutgoingMessage::new(kind);
+        self.sending = Some(Sending {
+            id: message.id,
+            utf8: (kind == MessageKind::Text).then(Utf8Validator::default),
+            fragments,
+        });
+        Ok(message)
+    }
+
+    /// Sends a piece of `message` as one frame (nothing for an empty piece).
+    ///
+    /// A text piece may end inside a code point, which the next completes. A
+    /// piece that is not UTF-8 is [`ErrorKind::InvalidFragment`], and nothing
+    /// of it is sent: the message is still open. After a close it is
+    /// [`ErrorKind::Closed`].
+    pub fn send_fragment(
+        &mut self,
+        message: &mut OutgoingMessage,
+        piece: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        self.fragment(message, piece.into(), false)
+    }
+
+    /// Sends the last piece of `message`, with FIN, and ends it (`last` may be
+    /// empty). Refused as [`send_fragment`](Driver::send_fragment) refuses a
+    /// piece, and also when text ends inside a code point: then nothing is
+    /// sent, and [`Unfinished`] gives the message back, still open.
+    pub fn finish_message(
+        &mut self,
+        message: OutgoingMessage,
+        last: impl Into<Bytes>,
+    ) -> Result<(), Unfinished> {
+        let mut message = message;
+        match self.fragment(&mut message, last.into(), true) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Unfinished::new(message, e)),
+        }
+    }
+
+    /// Gives up on `message` at `now`. A message ends only with FIN, and
+    /// ending it so would hand the peer a truncated message as whole: instead
+    /// the connection fails, with a close frame of code 1011 between the
+    /// fragments, [`Event::Error`] ([`ErrorKind::MessageAbandoned`]) and
+    /// [`Event::Close`]. The peer sees the close and never the message. After
+    /// a close (which already ended the message) it does nothing.
+    pub fn abort_message(&mut self, message: OutgoingMessage, now: Instant) {
+        self.tick(now);
+        if self.sending.as_ref().is_some_and(|s| s.id == message.id) {
+            self.sending = None;
+            if !matches!(self.phase, Phase::Closing { .. } | Phase::Closed { .. }) {
+                self.fail(Error::new(ErrorKind::MessageAbandoned));
+            }
+        }
+    }
+
+    /// The kind of the message being sent in fragments, if one is open: other
+    /// data messages wait for it.
+    pub fn sending_message(&self) -> Option<MessageKind> {
+        let sending = self.sending.as_ref()?;
+        Some(match sending.utf8 {
+            Some(_) => MessageKind::Text,
+            None => MessageKind::Binary,
+        })
+    }
+
+    fn fragment(
+        &mut self,
+        message: &mut OutgoingMessage,
+        piece: Bytes,
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.check_can_send()?;
+        let sending = match &mut self.sending {
+            Some(s) if s.id == message.id => s,
+            _ => {
+                return Err(Error::new(ErrorKind::InvalidFragment(
+                    "not the message open on this connection",
+                )))
+            }
+        };
+        if let Some(utf8) = &sending.utf8 {
+            // Checked on a copy: a refused piece leaves the state as it was.
+            let mut next = utf8.clone();
+            next.feed(&piece).map_err(|_| {
+                Error::new(ErrorKind::InvalidFragment("the text is not valid UTF-8"))
+            })?;
+            if fin {
+                next.finish().map_err(|_| {
+                    Error::new(ErrorKind::InvalidFragment(
+                        "the text ends inside a code point",
+                    ))
+                })?;
+            }
+            sending.utf8 = Some(next);
+        }
+        if piece.is_empty() && !fin {
+            return Ok(());
+        }
+        let out = sink(&self.phase, &mut self.output, &mut self.deferred);
+        self.framing
+            .encode_fragment(out, &mut sending.fragments, piece, fin, &mut self.rng);
+        if fin {
+            self.sending = None;
+        }
+        Ok(())
     }
 
     /// Sends a ping (hybi only); at most 125 bytes. The peer's pong arrives as
@@ -1025,9 +1178,21 @@ impl Driver {
         }
     }
 
+    /// A data message may start: the connection can send and no message is
+    /// being sent in fragments.
+    fn check_can_send_message(&self) -> Result<(), Error> {
+        self.check_can_send()?;
+        match self.sending {
+            Some(_) => Err(Error::new(ErrorKind::MessageInProgress)),
+            None => Ok(()),
+        }
+    }
+
     /// Queues what closes the connection from our side (see
     /// [`Framing::encode_close`]) and notes it as sent.
     fn send_close(&mut self, frame: Option<&CloseFrame>) -> CloseStyle {
+        // The close frame ends everything, a message open in fragments too.
+        self.sending = None;
         let style = self
             .framing
             .encode_close(&mut self.output, frame, &mut self.rng);
@@ -1109,6 +1274,7 @@ impl Driver {
         self.events.push_back(Event::Close(frame.clone()));
         self.phase = Phase::Closed { frame, cause };
         self.deferred.clear();
+        self.sending = None;
         self.input.clear();
         self.shutdown = true;
     }

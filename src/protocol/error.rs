@@ -84,6 +84,16 @@ pub enum ErrorKind {
     Unsupported(&'static str),
     /// A close code that may not be sent, or a control payload over 125 bytes.
     InvalidControlFrame(&'static str),
+    /// A message is being sent in fragments: no other data message can start
+    /// until it is finished (RFC 6455 section 5.4).
+    MessageInProgress,
+    /// A piece of a message sent in fragments was refused (text that is not
+    /// UTF-8, or that ends inside a code point; a token of another
+    /// connection): nothing of it was sent, the message is still open.
+    InvalidFragment(&'static str),
+    /// A message sent in fragments was given up before its end: the
+    /// connection failed with 1011, since the peer could receive nothing else.
+    MessageAbandoned,
 }
 
 impl Error {
@@ -133,6 +143,7 @@ impl Error {
             ErrorKind::TooBig => Some(CloseCode::TOO_BIG),
             ErrorKind::IdleTimeout => Some(CloseCode::GOING_AWAY),
             ErrorKind::CloseTimeout => Some(CloseCode::ABNORMAL),
+            ErrorKind::MessageAbandoned => Some(CloseCode::INTERNAL_ERROR),
             _ => None,
         }
     }
@@ -233,11 +244,16 @@ impl Error {
 
     /// Whether the caller asked for something the connection cannot do: a
     /// close code that may not be sent, a control payload over 125 bytes,
-    /// binary or ping on hixie.
+    /// binary or ping on hixie, a data message while one is sent in
+    /// fragments, a refused fragment, a fragmented message given up.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::Unsupported(_) | ErrorKind::InvalidControlFrame(_)
+            ErrorKind::Unsupported(_)
+                | ErrorKind::InvalidControlFrame(_)
+                | ErrorKind::MessageInProgress
+                | ErrorKind::InvalidFragment(_)
+                | ErrorKind::MessageAbandoned
         )
     }
 }
@@ -292,6 +308,13 @@ impl fmt::Display for Error {
                 write!(f, "unsupported by this protocol version: {what}")
             }
             ErrorKind::InvalidControlFrame(why) => write!(f, "invalid control frame: {why}"),
+            ErrorKind::MessageInProgress => f.write_str(
+                "a message is being sent in fragments: it must finish before another starts",
+            ),
+            ErrorKind::InvalidFragment(why) => write!(f, "fragment refused: {why}"),
+            ErrorKind::MessageAbandoned => {
+                f.write_str("a message sent in fragments was abandoned before its end")
+            }
         }
     }
 }
@@ -330,6 +353,9 @@ mod tests {
             K::Closed,
             K::Unsupported("x"),
             K::InvalidControlFrame("x"),
+            K::MessageInProgress,
+            K::InvalidFragment("x"),
+            K::MessageAbandoned,
         ];
         for kind in kinds {
             let e = Error::new(kind);

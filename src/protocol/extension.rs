@@ -15,7 +15,7 @@
 //! add a field to [`Negotiated`] and a step to each function here, and nothing to
 //! the codec, the handshakes or the driver.
 
-use super::deflate::{self, Compression, DeflateParams, Deflater, Inflater};
+use super::deflate::{self, Compression, DeflateParams, DeflateStream, Deflater, Inflater};
 use super::error::Error;
 use super::frame::{OpCode, RSV1};
 use super::options::Options;
@@ -168,6 +168,80 @@ impl Outgoing {
             if rsv & RSV1 != 0 {
                 d.sent(payload);
             }
+        }
+    }
+}
+
+/// What the transforms keep of a data message sent in fragments, from its
+/// first frame to its last (hybi only).
+#[derive(Debug)]
+pub(crate) struct Fragments {
+    opcode: OpCode,
+    /// A frame of it has gone out: the rest are continuations.
+    started: bool,
+    /// Set when the first frame went out compressed: the message is one
+    /// compressed stream across its frames (RFC 7692 section 6.1).
+    deflate: Option<DeflateStream>,
+}
+
+impl Fragments {
+    pub(crate) fn new(opcode: OpCode) -> Fragments {
+        Fragments {
+            opcode,
+            started: false,
+            deflate: None,
+        }
+    }
+
+    pub(crate) fn opcode(&self) -> OpCode {
+        self.opcode
+    }
+
+    pub(crate) fn started(&self) -> bool {
+        self.started
+    }
+}
+
+impl Outgoing {
+    /// Transforms one fragment of a message sent in pieces; returns its payload
+    /// and the RSV bits of its frame.
+    ///
+    /// Whether the message is compressed is decided by its first frame, which
+    /// carries RSV1: it is, under permessage-deflate, unless the message ends in
+    /// that frame below the threshold (then it is an ordinary small message).
+    /// A compressed message is one deflate stream across its frames, each
+    /// fragment ending on a sync flush so that the peer can inflate it as it
+    /// comes; the `00 00 ff ff` that RFC 7692 section 7.2.1 removes is removed
+    /// once, at the end of the message (see [`DeflateStream`]). Context takeover
+    /// works as for whole messages.
+    #[cfg_attr(not(feature = "deflate"), allow(unreachable_code, unused_variables))]
+    pub(crate) fn encode_fragment(
+        &mut self,
+        fragments: &mut Fragments,
+        piece: Bytes,
+        fin: bool,
+    ) -> (Bytes, u8) {
+        let mut rsv = 0;
+        if !fragments.started {
+            fragments.started = true;
+            match &mut self.deflater {
+                Some(d) if !fin || d.wants(piece.len()) => {
+                    fragments.deflate = Some(d.start_stream());
+                    rsv = RSV1;
+                }
+                _ => return self.encode(fragments.opcode, piece),
+            }
+        }
+        match (&mut self.deflater, &mut fragments.deflate) {
+            (Some(d), Some(stream)) => {
+                let payload = d.compress_fragment(stream, &piece, fin);
+                if fin {
+                    d.end_stream(fragments.deflate.take().expect("present"));
+                }
+                (payload, rsv)
+            }
+            // Started before the handshake negotiated deflate, or uncompressed.
+            _ => (piece, 0),
         }
     }
 }

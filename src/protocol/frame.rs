@@ -125,7 +125,21 @@ pub(crate) fn write_header(
     mask: Option<[u8; 4]>,
     len: usize,
 ) {
-    out.put_u8(0x80 | rsv << 4 | opcode.bits());
+    write_fragment_header(out, true, opcode, rsv, mask, len)
+}
+
+/// Appends a frame header with FIN as given: a fragment of a message sent in
+/// pieces when `fin` is false.
+pub(crate) fn write_fragment_header(
+    out: &mut BytesMut,
+    fin: bool,
+    opcode: OpCode,
+    rsv: u8,
+    mask: Option<[u8; 4]>,
+    len: usize,
+) {
+    let fin_bit = if fin { 0x80 } else { 0 };
+    out.put_u8(fin_bit | rsv << 4 | opcode.bits());
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     if len < 126 {
         out.put_u8(mask_bit | len as u8);

@@ -11,11 +11,18 @@
 //! | ping / pong | yes (keepalive too) | no | no |
 //! | closing | close frames both ways, then the transport | `0xFF 0x00`, then the transport | the end of the stream |
 //! | extensions | permessage-deflate | none | none |
+//! | a message sent in fragments | yes, control frames between them | no (`Unsupported`) | no (`Unsupported`) |
+//!
+//! The drafts have no fragments. A hixie text frame has no length, so a text
+//! message could be streamed as `0x00`, the pieces, `0xFF`; but nothing can
+//! interrupt that run, not even the closing frame, so the connection could not
+//! be closed until the message ended (and a writer that gives up mid-message
+//! could only cut the transport). Streaming is refused there instead.
 
 use super::close::{CloseCode, CloseFrame};
 use super::error::{Error, ErrorKind};
 use super::event::Message;
-use super::extension::{Incoming, Outgoing};
+use super::extension::{Fragments, Incoming, Outgoing};
 use super::frame::{self, OpCode};
 use super::hixie;
 use super::hybi;
@@ -23,6 +30,7 @@ use super::options::Options;
 use super::output::Output;
 use super::prepared::PreparedMessage;
 use super::rng::Randomness;
+use super::streaming::MessageKind;
 use super::version::{Role, Version};
 use bytes::{Bytes, BytesMut};
 
@@ -203,6 +211,33 @@ impl Framing {
             Framing::Hixie { .. } => out.push_payload(prepared.hixie_frame()?),
         }
         Ok(())
+    }
+
+    /// Starts a message to be sent in fragments (hybi only: see the module docs).
+    pub(crate) fn start_fragments(&self, kind: MessageKind) -> Result<Fragments, Error> {
+        match self {
+            Framing::Hybi { .. } => Ok(Fragments::new(match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            })),
+            Framing::Hixie { .. } => Err(Error::new(ErrorKind::Unsupported(
+                "messages sent in fragments",
+            ))),
+        }
+    }
+
+    /// Appends the next frame of a message sent in fragments.
+    pub(crate) fn encode_fragment(
+        &mut self,
+        out: &mut Output,
+        fragments: &mut Fragments,
+        piece: Bytes,
+        fin: bool,
+        rng: &mut Randomness,
+    ) {
+        if let Framing::Hybi { role, outgoing, .. } = self {
+            hybi::encode_fragment(out, *role, fragments, piece, fin, outgoing, rng);
+        }
     }
 
     /// Appends a ping of at most 125 bytes.

@@ -12,7 +12,7 @@ use super::buffer::reserve_within;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
 use super::event::Message;
-use super::extension::{Incoming, Outgoing};
+use super::extension::{Fragments, Incoming, Outgoing};
 use super::frame::{self, Header, OpCode};
 use super::mask::apply_mask;
 use super::output::Output;
@@ -260,10 +260,44 @@ pub(crate) fn encode(
     rng: &mut Randomness,
 ) {
     let (payload, rsv) = outgoing.encode(opcode, payload);
+    encode_frame(out, role, true, opcode, rsv, payload, rng);
+}
+
+/// Encodes one frame of a message sent in fragments into `out`: the first with
+/// the message's opcode (and the RSV bits its transform sets), the others as
+/// continuations, FIN on the last (see [`Outgoing::encode_fragment`]).
+pub(crate) fn encode_fragment(
+    out: &mut Output,
+    role: Role,
+    fragments: &mut Fragments,
+    piece: Bytes,
+    fin: bool,
+    outgoing: &mut Outgoing,
+    rng: &mut Randomness,
+) {
+    let opcode = if fragments.started() {
+        OpCode::Continuation
+    } else {
+        fragments.opcode()
+    };
+    let (payload, rsv) = outgoing.encode_fragment(fragments, piece, fin);
+    encode_frame(out, role, fin, opcode, rsv, payload, rng);
+}
+
+/// Frames an already transformed payload.
+fn encode_frame(
+    out: &mut Output,
+    role: Role,
+    fin: bool,
+    opcode: OpCode,
+    rsv: u8,
+    payload: Bytes,
+    rng: &mut Randomness,
+) {
     match role {
         Role::Server => {
             let before = out.buf().len();
-            frame::write_header(out.buf(), opcode, rsv, None, payload.len());
+            frame::write_fragment_header(out.buf(), fin, opcode, rsv, None, payload.len());
             let header_len = out.buf().len() - before;
             out.wrote(header_len);
             out.push_payload(payload);
@@ -273,7 +307,7 @@ pub(crate) fn encode(
             let buf = out.buf();
             let before = buf.len();
             buf.reserve(frame::MAX_HEADER + payload.len());
-            frame::write_header(buf, opcode, rsv, Some(key), payload.len());
+            frame::write_fragment_header(buf, fin, opcode, rsv, Some(key), payload.len());
             let start = buf.len();
             buf.extend_from_slice(&payload);
             apply_mask(&mut buf[start..], key, 0);

@@ -32,6 +32,7 @@ mod output;
 mod prepared;
 mod rng;
 mod state;
+mod streaming;
 mod utf8;
 mod version;
 
@@ -52,5 +53,6 @@ pub use mask::apply_mask;
 pub use options::Options;
 pub use prepared::PreparedMessage;
 pub use state::{CloseCause, ConnectionState, ReadyState, Side};
+pub use streaming::{MessageKind, OutgoingMessage, Unfinished};
 pub use utf8::Utf8Bytes;
 pub use version::{Role, Version};

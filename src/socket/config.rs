@@ -9,6 +9,9 @@ const WRITE_BUFFER_SIZE: usize = 128 << 10;
 /// Default bound on what is read and not yet taken by the application.
 const MESSAGE_BUFFER_SIZE: usize = 64 << 10;
 
+/// Default largest fragment a message writer cuts.
+const FRAGMENT_SIZE: usize = 64 << 10;
+
 /// Default time allowed for an opening handshake on a raw stream.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -21,6 +24,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// | [`max_message_size`](Config::max_message_size) | 64 MiB | one incoming message (1009 above it) |
 /// | [`write_buffer_size`](Config::write_buffer_size) | 128 KiB | bytes queued for writing before `send` waits |
 /// | [`message_buffer_size`](Config::message_buffer_size) | 64 KiB | what is read and not yet taken by the application; past it, reading stops |
+/// | [`fragment_size`](Config::fragment_size) | 64 KiB | one fragment of a message sent with a [`MessageWriter`](super::MessageWriter) or [`MessageSink`](super::MessageSink) |
 /// | [`close_timeout`](Config::close_timeout) | 5 s | the wait for the peer's close frame |
 /// | [`handshake_timeout`](Config::handshake_timeout) | 10 s | [`accept`](super::WebSocket::accept) and [`connect`](super::WebSocket::connect) |
 /// | [`keepalive`](Config::keepalive) | off | pings sent after this much silence |
@@ -57,6 +61,7 @@ pub struct Config {
     pub(crate) write_buffer_size: usize,
     pub(crate) message_buffer_size: usize,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) fragment_size: usize,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
             write_buffer_size: WRITE_BUFFER_SIZE,
             message_buffer_size: MESSAGE_BUFFER_SIZE,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            fragment_size: FRAGMENT_SIZE,
         }
     }
 }
@@ -106,6 +112,21 @@ impl Config {
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
+    }
+
+    /// The largest fragment (payload bytes, before compression) that a
+    /// [`MessageWriter`](super::MessageWriter) or [`MessageSink`](super::MessageSink)
+    /// cuts a streamed message into: 64 KiB by default, at least 1. Smaller
+    /// fragments let pings and pongs through sooner; larger ones cost fewer
+    /// headers. The writer holds up to this much before it cuts a fragment.
+    pub fn fragment_size(mut self, bytes: usize) -> Self {
+        self.fragment_size = bytes.max(1);
+        self
+    }
+
+    /// The largest fragment a message writer cuts.
+    pub fn get_fragment_size(&self) -> usize {
+        self.fragment_size
     }
 
     /// Shorthand for [`Options::max_message_size`].

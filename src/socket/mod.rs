@@ -137,6 +137,7 @@ mod handshake;
 mod ping;
 mod shared;
 mod split;
+mod stream_send;
 mod wakers;
 
 pub use close::CloseHandle;
@@ -144,6 +145,7 @@ pub use config::Config;
 pub use handshake::{Accept, Refuse};
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
+pub use stream_send::{MessageSink, MessageWriter};
 
 use crate::error::Error;
 use crate::protocol::{CloseCode, CloseFrame, Driver, Message, ReadyState, Utf8Bytes, Version};

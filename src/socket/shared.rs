@@ -83,6 +83,8 @@ pub(crate) struct Ctx {
     /// The negotiated subprotocol, known from construction (server) or once open
     /// (client).
     pub(crate) protocol: OnceLock<Option<Box<str>>>,
+    /// [`Config::fragment_size`]: the largest fragment a message writer cuts.
+    pub(crate) fragment_size: usize,
 }
 
 pub(crate) struct Shared<IO> {
@@ -165,6 +167,7 @@ where
             writers,
             version: driver.version(),
             protocol: OnceLock::new(),
+            fragment_size: config.get_fragment_size(),
         };
         if driver.role() == Role::Server || driver.ready_state() != ReadyState::Connecting {
             let _ = ctx.protocol.set(driver.protocol().map(Into::into));
@@ -266,7 +269,7 @@ where
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
             s.check_can_send()?;
-            if s.queued() <= s.write_buffer_size {
+            if s.room_for_message() {
                 return Poll::Ready(Ok(()));
             }
             if !s.step(ctx, me) {
@@ -304,7 +307,7 @@ where
         self.with(cx.waker(), |s, ctx, me| loop {
             if message.is_some() {
                 s.check_can_send()?;
-                if s.queued() <= s.write_buffer_size {
+                if s.room_for_message() {
                     let m = message.take().expect("checked");
                     s.command(|d, _| d.send(m))?;
                     continue;
@@ -422,6 +425,88 @@ where
     }
 }
 
+// ---- streaming send hook (messages sent in fragments): begin ----
+impl<IO> State<IO> {
+    /// A whole message may be queued: the write buffer is at or below its
+    /// high-water mark and no message is being sent in fragments (the peer
+    /// could receive nothing else until it ends, so whole messages wait for it).
+    fn room_for_message(&self) -> bool {
+        self.queued() <= self.write_buffer_size && self.driver.sending_message().is_none()
+    }
+}
+
+impl<IO> Shared<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Opens a message to be sent in fragments.
+    pub(crate) fn start_message(
+        &self,
+        kind: protocol::MessageKind,
+    ) -> Result<protocol::OutgoingMessage, Error> {
+        self.with_state(|s, _| {
+            s.check_can_send()?;
+            s.command(|d, _| d.start_message(kind))
+        })
+    }
+
+    /// Waits for room in the write buffer, then queues `piece` as a fragment
+    /// of `message` (the last one, with FIN, when `fin`; the message is then
+    /// taken) and starts writing it. A refused last piece leaves `message` in
+    /// place. Whole messages waiting for this one to end are woken when it does.
+    pub(crate) fn poll_fragment(
+        &self,
+        cx: &mut Context<'_>,
+        message: &mut Option<protocol::OutgoingMessage>,
+        piece: &Bytes,
+        fin: bool,
+    ) -> Poll<Result<(), Error>> {
+        self.with(cx.waker(), |s, ctx, me| loop {
+            s.check_can_send()?;
+            if s.queued() <= s.write_buffer_size {
+                let Some(m) = message.as_mut() else {
+                    return Poll::Ready(Err(Error::closed()));
+                };
+                if fin {
+                    let m = message.take().expect("checked");
+                    if let Err(unfinished) =
+                        s.command(|d, _| Ok(d.finish_message(m, piece.clone())))?
+                    {
+                        let (m, error) = unfinished.into_parts();
+                        *message = Some(m);
+                        return Poll::Ready(Err(error.into()));
+                    }
+                    // Senders of whole messages may go on.
+                    s.bump();
+                    s.wake_writers = true;
+                } else {
+                    s.command(|d, _| d.send_fragment(m, piece.clone()))?;
+                }
+                s.write(ctx, me);
+                return Poll::Ready(Ok(()));
+            }
+            if !s.step(ctx, me) {
+                return Poll::Pending;
+            }
+        })
+    }
+}
+
+impl<IO> Shared<IO> {
+    /// Gives up on `message` (see [`Driver::abort_message`]) and wakes whoever
+    /// waits on the socket, to write the close frame.
+    pub(crate) fn abort_message(&self, message: protocol::OutgoingMessage) {
+        {
+            let mut s = self.lock();
+            s.driver.abort_message(message, now().into_std());
+            // What `bump` does; the wakes follow, for every waiter.
+            s.progress += 1;
+        }
+        self.wake_all();
+    }
+}
+// ---- streaming send hook: end ----
+
 // ---- hub hook (prepared messages): begin ----
 /// Why [`Shared::try_send_prepared`] did not queue a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,7 +535,7 @@ where
             return Err(Refused::Closed);
         }
         let idle = s.queued() == 0;
-        if s.queued() > s.write_buffer_size {
+        if !s.room_for_message() {
             return Err(Refused::Full);
         }
         s.driver

@@ -1,0 +1,294 @@
+//! Streaming send through the socket, against peers nobody here wrote:
+//! fastwebsockets reading raw frames (no `FragmentCollector`), tokio-tungstenite
+//! reassembling, and the `send_file` example with its heap measured.
+
+use fastwebsockets::{OpCode, Role};
+use futures::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use websocket_protocol::protocol::{accept_key, MessageKind, Options};
+use websocket_protocol::{CloseCode, Config, ErrorKind, WebSocket};
+
+async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("timed out")
+}
+
+/// Our client on one end of a TCP connection, and fastwebsockets as the
+/// server on the other, after a handshake written by hand.
+async fn with_fastwebsockets(
+    config: Config,
+) -> (WebSocket<TcpStream>, fastwebsockets::WebSocket<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Sec-WebSocket-Key: ")
+                    .or_else(|| l.strip_prefix("sec-websocket-key: "))
+            })
+            .unwrap()
+            .trim()
+            .to_owned();
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(key.as_bytes())
+        );
+        tcp.write_all(response.as_bytes()).await.unwrap();
+        let mut ws = fastwebsockets::WebSocket::after_handshake(tcp, Role::Server);
+        ws.set_auto_close(false);
+        ws.set_auto_pong(false);
+        ws
+    });
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let ours = WebSocket::connect(tcp, &format!("ws://{addr}/"), config)
+        .await
+        .unwrap();
+    (ours, server.await.unwrap())
+}
+
+/// Reads raw frames up to and including the close: (opcode, fin, payload).
+async fn frames(ws: &mut fastwebsockets::WebSocket<TcpStream>) -> Vec<(OpCode, bool, Vec<u8>)> {
+    let mut out = Vec::new();
+    loop {
+        let f = within(10, ws.read_frame()).await.unwrap();
+        let close = f.opcode == OpCode::Close;
+        out.push((f.opcode, f.fin, f.payload.to_vec()));
+        if close {
+            return out;
+        }
+    }
+}
+
+fn config() -> Config {
+    Config::default()
+        .fragment_size(1000)
+        .options(Options::default().rng_seed(1).deflate(None))
+}
+
+#[tokio::test]
+async fn the_writer_cuts_fragments_of_the_configured_size() {
+    let (mut ours, mut peer) = with_fastwebsockets(config()).await;
+    let data: Vec<u8> = (0..3500u32).map(|i| (i % 251) as u8).collect();
+    let mut writer = ours.message_writer(MessageKind::Binary).unwrap();
+    // Small writes are gathered; a large one is cut.
+    writer.write_all(&data[..10]).await.unwrap();
+    writer.write_all(&data[10..]).await.unwrap();
+    writer.shutdown().await.unwrap();
+    assert!(writer.is_finished());
+    drop(writer);
+    ours.text("after").await.unwrap();
+    ours.close(CloseCode::NORMAL, "").await.ok();
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool, usize)> = got.iter().map(|(o, f, p)| (*o, *f, p.len())).collect();
+    assert_eq!(
+        shape,
+        [
+            (OpCode::Binary, false, 1000),
+            (OpCode::Continuation, false, 1000),
+            (OpCode::Continuation, false, 1000),
+            (OpCode::Continuation, true, 500),
+            (OpCode::Text, true, 5),
+            (OpCode::Close, true, 2),
+        ]
+    );
+    let joined: Vec<u8> = got[..4].iter().flat_map(|(_, _, p)| p.clone()).collect();
+    assert_eq!(joined, data);
+}
+
+#[tokio::test]
+async fn a_ping_goes_between_fragments_and_the_sink_sends_items_as_fragments() {
+    let (ours, mut peer) = with_fastwebsockets(config()).await;
+    let (mut tx, rx) = ours.split();
+    {
+        let mut sink = tx.message_sink(MessageKind::Text).unwrap();
+        sink.send(bytes::Bytes::from("héllo, ".to_owned()))
+            .await
+            .unwrap();
+        // A control frame from the other half while the message is open.
+        drop(rx.ping(&b"between"[..]));
+        sink.feed(bytes::Bytes::from(vec![b'x'; 1500]))
+            .await
+            .unwrap();
+        sink.flush().await.unwrap();
+        sink.close().await.unwrap();
+        assert!(sink.is_finished());
+    }
+    drop((tx, rx));
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool, usize)> = got.iter().map(|(o, f, p)| (*o, *f, p.len())).collect();
+    assert_eq!(
+        shape,
+        [
+            (OpCode::Text, false, 8),
+            (OpCode::Ping, true, 7),
+            (OpCode::Continuation, false, 1000),
+            (OpCode::Continuation, false, 500),
+            (OpCode::Continuation, true, 0),
+            // Dropping the sender closes with 1001.
+            (OpCode::Close, true, 2),
+        ]
+    );
+    assert_eq!(got[0].2, "héllo, ".as_bytes());
+}
+
+#[tokio::test]
+async fn pings_and_a_close_handle_go_between_fragments() {
+    let (mut ours, mut peer) = with_fastwebsockets(config()).await;
+    let handle = ours.close_handle();
+    let ping = ours.ping(&b"mid"[..]);
+    let mut writer = ours.message_writer(MessageKind::Binary).unwrap();
+    writer.write_all(&[1u8; 1000]).await.unwrap();
+    writer.write_all(&[2u8; 10]).await.unwrap(); // cuts the first fragment
+    writer.flush().await.unwrap();
+    drop(ping); // queued already; the future is not needed
+    handle.close(1000, "stop").unwrap();
+    let err = writer.write_all(&[3u8; 2000]).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    drop(writer);
+    // Something has to drive the socket to write the close frame.
+    let closing = tokio::spawn(async move { handle.closed().await });
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool)> = got.iter().map(|(o, f, _)| (*o, *f)).collect();
+    assert_eq!(
+        shape,
+        [
+            (OpCode::Ping, true),
+            (OpCode::Binary, false),
+            (OpCode::Close, true)
+        ]
+    );
+    assert_eq!(got[2].2[..2], 1000u16.to_be_bytes());
+    closing.abort();
+    drop(ours);
+}
+
+#[tokio::test]
+async fn dropping_the_writer_mid_message_fails_the_connection_with_1011() {
+    let (mut ours, mut peer) = with_fastwebsockets(config()).await;
+    let mut writer = ours.message_writer(MessageKind::Binary).unwrap();
+    writer.write_all(&[7u8; 2500]).await.unwrap();
+    drop(writer);
+    // The reader learns why, once.
+    let err = within(10, ours.recv()).await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.close_code(), Some(CloseCode::INTERNAL_ERROR));
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool, usize)> = got.iter().map(|(o, f, p)| (*o, *f, p.len())).collect();
+    assert_eq!(
+        &shape[..2],
+        [
+            (OpCode::Binary, false, 1000),
+            (OpCode::Continuation, false, 1000)
+        ]
+    );
+    let (op, _, close) = &got[2];
+    assert_eq!(*op, OpCode::Close);
+    assert_eq!(close[..2], 1011u16.to_be_bytes());
+}
+
+#[tokio::test]
+async fn hub_deliveries_find_the_subscriber_full_while_a_message_is_open() {
+    use websocket_protocol::hub::Hub;
+    let (mut ours, mut peer) = with_fastwebsockets(config()).await;
+    let hub = Hub::new();
+    let _subscription = hub.subscribe("t", &ours);
+    let mut writer = ours.message_writer(MessageKind::Binary).unwrap();
+    writer.write_all(&[1u8; 1500]).await.unwrap();
+    let report = hub.publish(
+        "t",
+        websocket_protocol::protocol::PreparedMessage::text("hub"),
+    );
+    assert_eq!(report.delivered, 0, "{report:?}");
+    writer.shutdown().await.unwrap();
+    drop(writer);
+    let report = hub.publish(
+        "t",
+        websocket_protocol::protocol::PreparedMessage::text("hub"),
+    );
+    assert_eq!(report.delivered, 1, "{report:?}");
+    ours.close(CloseCode::NORMAL, "").await.ok();
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool)> = got.iter().map(|(o, f, _)| (*o, *f)).collect();
+    assert_eq!(
+        shape,
+        [
+            (OpCode::Binary, false),
+            (OpCode::Continuation, true),
+            (OpCode::Text, true),
+            (OpCode::Close, true)
+        ]
+    );
+}
+
+/// The example's binary, which `cargo test` builds beside the tests.
+fn send_file_example() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples")
+        .join(format!("send_file{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[tokio::test]
+async fn the_send_file_example_streams_a_large_file_in_bounded_memory() {
+    const SIZE: usize = 24 << 20;
+    let dir = std::env::temp_dir().join(format!("wsp-send-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.bin");
+    let data: Vec<u8> = (0..SIZE as u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    std::fs::write(&path, &data).unwrap();
+
+    // A tokio-tungstenite server that counts the frames of the message.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let message = ws.next().await.unwrap().unwrap();
+        // Then the client's close, answered, and the end.
+        while let Some(Ok(_)) = ws.next().await {}
+        message.into_data()
+    });
+    let child = tokio::process::Command::new(send_file_example())
+        .arg(format!("ws://{addr}/"))
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the send_file example (cargo build --example send_file)");
+    let output = within(120, child.wait_with_output()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), "close frame: 1000 \"file sent\"", "{stderr}");
+    let received = within(60, server).await.unwrap();
+    assert!(received[..] == data[..], "the bytes arrived as sent");
+    let peak: usize = stderr
+        .lines()
+        .find_map(|l| l.split("peak heap: ").nth(1))
+        .and_then(|p| p.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no peak in {stderr}"));
+    // The fragment being gathered, the write buffer (128 KiB), the masked copy
+    // of a fragment, copy's buffer: well under a MiB for a 24 MiB file.
+    assert!(
+        peak < 1 << 20,
+        "peak heap {peak} bytes for a {SIZE}-byte file"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -221,17 +221,18 @@ impl Outgoing {
         piece: Bytes,
         fin: bool,
     ) -> (Bytes, u8) {
-        let mut rsv = 0;
-        if !fragments.started {
+        let first = !fragments.started;
+        if first {
             fragments.started = true;
             match &mut self.deflater {
                 Some(d) if !fin || d.wants(piece.len()) => {
                     fragments.deflate = Some(d.start_stream());
-                    rsv = RSV1;
                 }
                 _ => return self.encode(fragments.opcode, piece),
             }
         }
+        // Past here the message is compressed: RSV1 on its first frame.
+        let rsv = if first { RSV1 } else { 0 };
         match (&mut self.deflater, &mut fragments.deflate) {
             (Some(d), Some(stream)) => {
                 let payload = d.compress_fragment(stream, &piece, fin);

@@ -1,65 +1,5 @@
 //! Sending one message in fragments: [`MessageWriter`] (`tokio::io::AsyncWrite`)
-//! and [`MessageSink`] (`Sink<Bytes>`).
-//!
-//! A server that sends a 200 MB file or a long generated reply should not hold
-//! it in memory first. Open a writer with `message_writer(kind)` on a
-//! [`WebSocket`] or a [`Sender`], write into it (`tokio::io::copy` from a file
-//! is the natural shape), and `shutdown()` it to end the message:
-//!
-//! ```no_run
-//! use tokio::io::AsyncWriteExt;
-//! use websocket_protocol::protocol::MessageKind;
-//! # async fn f(mut ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
-//! let mut file = tokio::fs::File::open("video.mp4").await?;
-//! let mut writer = ws.message_writer(MessageKind::Binary)?;
-//! tokio::io::copy(&mut file, &mut writer).await?;
-//! writer.shutdown().await?; // the last fragment, with FIN
-//! # Ok(()) }
-//! ```
-//!
-//! # Fragments and memory
-//!
-//! The writer gathers what is written into a fragment of at most
-//! [`Config::fragment_size`] (64 KiB by default) and queues it once full;
-//! `shutdown` queues the rest as the last fragment. Before it queues a
-//! fragment it waits, as `send` does, while more than
-//! [`Config::write_buffer_size`] bytes are queued for writing, so the message
-//! holds at most about one fragment being gathered plus the write buffer,
-//! whatever its size. `flush` writes and flushes the fragments already cut but
-//! does not cut a short one: `tokio::io::copy` flushes whenever its reader has
-//! nothing ready, which would cut a file into read-sized fragments. The
-//! [`MessageSink`] is for data that is already in chunks: each item is sent as
-//! it is, cut only where it is larger than the fragment size.
-//!
-//! Text is checked as it goes (a write may split a code point): bytes that are
-//! not UTF-8, or a message ending inside a code point, fail the write or the
-//! shutdown with [`io::ErrorKind::InvalidData`].
-//!
-//! # The rest of the connection meanwhile
-//!
-//! The peer can receive nothing else until the message ends (RFC 6455 section
-//! 5.4), so while a writer is open:
-//! - control frames go between its fragments: automatic pongs, keepalive
-//!   pings, [`ping`](WebSocket::ping), and a close ([`CloseHandle`](super::CloseHandle),
-//!   the hub's slow-subscriber close), which ends everything: the writer's
-//!   next call fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) and the peer
-//!   drops the unfinished message;
-//! - whole messages wait: `send`, `feed` and the `Sink` of another handle of
-//!   the same socket wait until the message ends, and a [`Hub`](crate::hub::Hub)
-//!   finds the subscriber full (its policy then skips or closes it, as for a
-//!   subscriber that does not read).
-//!
-//! # Dropping a writer mid-message
-//!
-//! A message ends only with FIN, and sending FIN on drop would hand the peer a
-//! truncated message as if it were whole. So dropping a writer that was not
-//! shut down (a failed `copy`, a cancelled task) fails the connection: a close
-//! frame with code 1011 (Internal Error) goes out after the fragments already
-//! queued, and the connection fails with
-//! [`MessageAbandoned`](crate::protocol::ErrorKind::MessageAbandoned) (the
-//! reader's `recv` returns that error once, then `None`). The peer sees the
-//! close frame and never the message. After an error, the writer is done in
-//! the same way: drop it.
+//! and [`MessageSink`] (`Sink<Bytes>`); the rules are on [`MessageWriter`].
 
 use super::shared::Shared;
 use super::{Sender, WebSocket};
@@ -76,9 +16,71 @@ use tokio::io::{AsyncRead, AsyncWrite};
 #[cfg(doc)]
 use super::Config;
 
-/// One message sent in fragments, written as a byte stream: see the
-/// [module](self) docs. From `message_writer(kind)` on a [`WebSocket`] or a
-/// [`Sender`].
+/// One message sent in fragments, written as a byte stream. From
+/// `message_writer(kind)` on a [`WebSocket`] or a [`Sender`].
+///
+///
+/// A server that sends a 200 MB file or a long generated reply should not hold
+/// it in memory first. Open a writer with `message_writer(kind)` on a
+/// [`WebSocket`] or a [`Sender`], write into it (`tokio::io::copy` from a file
+/// is the natural shape), and `shutdown()` it to end the message:
+///
+/// ```no_run
+/// use tokio::io::AsyncWriteExt;
+/// use websocket_protocol::protocol::MessageKind;
+/// # async fn f(mut ws: websocket_protocol::WebSocket<tokio::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut file = tokio::fs::File::open("video.mp4").await?;
+/// let mut writer = ws.message_writer(MessageKind::Binary)?;
+/// tokio::io::copy(&mut file, &mut writer).await?;
+/// writer.shutdown().await?; // the last fragment, with FIN
+/// # Ok(()) }
+/// ```
+///
+/// # Fragments and memory
+///
+/// The writer gathers what is written into a fragment of at most
+/// [`Config::fragment_size`] (64 KiB by default) and queues it once full;
+/// `shutdown` queues the rest as the last fragment. Before it queues a
+/// fragment it waits, as `send` does, while more than
+/// [`Config::write_buffer_size`] bytes are queued for writing, so the message
+/// holds at most about one fragment being gathered plus the write buffer,
+/// whatever its size. `flush` writes and flushes the fragments already cut but
+/// does not cut a short one: `tokio::io::copy` flushes whenever its reader has
+/// nothing ready, which would cut a file into read-sized fragments. The
+/// [`MessageSink`] is for data that is already in chunks: each item is sent as
+/// it is, cut only where it is larger than the fragment size.
+///
+/// Text is checked as it goes (a write may split a code point): bytes that are
+/// not UTF-8, or a message ending inside a code point, fail the write or the
+/// shutdown with [`io::ErrorKind::InvalidData`].
+///
+/// # The rest of the connection meanwhile
+///
+/// The peer can receive nothing else until the message ends (RFC 6455 section
+/// 5.4), so while a writer is open:
+/// - control frames go between its fragments: automatic pongs, keepalive
+///   pings, [`ping`](WebSocket::ping), and a close ([`CloseHandle`](super::CloseHandle),
+///   the hub's slow-subscriber close), which ends everything: the writer's
+///   next call fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) and the peer
+///   drops the unfinished message;
+/// - whole messages wait: `send`, `feed` and the `Sink` of another handle of
+///   the same socket wait until the message ends, and a [`Hub`](crate::hub::Hub)
+///   finds the subscriber full (its policy then skips or closes it, as for a
+///   subscriber that does not read).
+///
+/// # Dropping a writer mid-message
+///
+/// A message ends only with FIN, and sending FIN on drop would hand the peer a
+/// truncated message as if it were whole. So dropping a writer that was not
+/// shut down (a failed `copy`, a cancelled task) fails the connection: a close
+/// frame with code 1011 (Internal Error) goes out after the fragments already
+/// queued, and the connection fails with
+/// [`MessageAbandoned`](crate::protocol::ErrorKind::MessageAbandoned) (the
+/// reader's `recv` returns that error once, then `None`). The peer sees the
+/// close frame and never the message. After an error, the writer is done in
+/// the same way: drop it.
+///
+/// # The `AsyncWrite` methods
 ///
 /// `poll_write` gathers bytes into a fragment of at most
 /// [`Config::fragment_size`] and queues it, waiting for room in the write
@@ -217,7 +219,7 @@ where
     }
 
     /// Writes and flushes the fragments already cut; a short one waits for
-    /// more bytes or for `shutdown` (see the [module](self) docs).
+    /// more bytes or for `shutdown` (see [`MessageWriter`]).
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.message.is_some() {

@@ -292,3 +292,74 @@ async fn the_send_file_example_streams_a_large_file_in_bounded_memory() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn the_writer_waits_while_the_write_buffer_is_full() {
+    // A transport that takes 16 KiB and a peer that reads nothing yet.
+    let (ours_io, mut theirs) = tokio::io::duplex(16 << 10);
+    let server = tokio::spawn(async move {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            theirs.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.to_owned())
+            .unwrap();
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            accept_key(key.trim().as_bytes())
+        );
+        theirs.write_all(response.as_bytes()).await.unwrap();
+        theirs
+    });
+    let config = Config::default()
+        .write_buffer_size(128 << 10)
+        .options(Options::default().deflate(None));
+    let ws = WebSocket::connect(ours_io, "ws://x/", config).await.unwrap();
+    let mut theirs = server.await.unwrap();
+    let (mut tx, rx) = ws.split();
+    const SIZE: usize = 8 << 20;
+    let data = vec![5u8; SIZE];
+    {
+        let mut writer = tx.message_writer(MessageKind::Binary).unwrap();
+        let mut write = std::pin::pin!(writer.write_all(&data));
+        // Poll until it stops making progress: it must wait, not buffer 8 MiB.
+        for _ in 0..200 {
+            assert!(futures::poll!(write.as_mut()).is_pending());
+            tokio::task::yield_now().await;
+        }
+        let queued = rx.buffered_amount();
+        assert!(
+            queued <= (128 << 10) + (64 << 10) + 14,
+            "{queued} bytes queued: the write buffer plus a fragment at most"
+        );
+        // The peer reads: the rest goes through.
+        let reader = tokio::spawn(async move {
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                let n = theirs.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return total;
+                }
+                total += n;
+            }
+        });
+        within(60, write).await.unwrap();
+        within(60, writer.shutdown()).await.unwrap();
+        drop(writer);
+        drop((tx, rx));
+        let total = within(60, reader).await.unwrap();
+        // 128 fragments of 64 KiB, each with a 14-byte masked header, the
+        // last one with FIN (the writer held it until shutdown), then the
+        // 1001 close frame (8 bytes) of the dropped socket.
+        assert_eq!(total, SIZE + 128 * 14 + 8);
+    }
+}

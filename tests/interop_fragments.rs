@@ -1,7 +1,7 @@
 //! Streaming send against peers nobody here wrote: Python `websockets`
 //! receives our fragmented messages frame by frame (`recv_streaming()`), with
-//! and without permessage-deflate, and reports the frames it saw; it echoes
-//! each message whole, so its bytes are checked too.
+//! and without permessage-deflate, and reports the frames it saw; Node's `ws`
+//! joins them itself. Both echo each message whole, so its bytes are checked.
 #![cfg(feature = "deflate")]
 
 mod interop_support;
@@ -12,13 +12,14 @@ use websocket_protocol::protocol::{DeflateConfig, MessageKind};
 use websocket_protocol::{client, CloseCode, Config, Message};
 
 /// Streams a binary and a text message (code points split across fragments)
-/// to `fragments.py`, and checks what it saw and what it echoed.
-async fn stream_to_python(deflate: bool) {
-    let mut args = vec!["fragments.py"];
+/// to `script` (`fragments.py`, `fragments.js`), and checks what it saw (the
+/// frames, when `frames` says it reports them) and what it echoed.
+async fn stream_to(program: &str, script: &str, deflate: bool, frames: bool) {
+    let mut args = vec![script];
     if deflate {
         args.push("--deflate");
     }
-    let mut peer = Peer::spawn("python3", &args);
+    let mut peer = Peer::spawn(program, &args);
     let port = peer.port().await;
     let mut config = Config::default().fragment_size(999);
     config = config.deflate(deflate.then(DeflateConfig::default));
@@ -35,12 +36,17 @@ async fn stream_to_python(deflate: bool) {
     writer.shutdown().await.unwrap();
     drop(writer);
     let seen = peer.next().await.unwrap();
-    assert_eq!(seen["frames"], 4, "{seen}");
-    assert_eq!(
-        seen["sizes"],
-        serde_json::json!([999, 999, 999, 503]),
-        "inflated as each frame came: {seen}"
-    );
+    if frames {
+        assert_eq!(seen["frames"], 4, "{seen}");
+        assert_eq!(
+            seen["sizes"],
+            serde_json::json!([999, 999, 999, 503]),
+            "inflated as each frame came: {seen}"
+        );
+    } else {
+        assert_eq!(seen["len"], 3500, "{seen}");
+        assert_eq!(seen["binary"], true, "{seen}");
+    }
     if deflate {
         assert!(
             seen["extensions"]
@@ -61,7 +67,11 @@ async fn stream_to_python(deflate: bool) {
     writer.shutdown().await.unwrap();
     drop(writer);
     let seen = peer.next().await.unwrap();
-    assert_eq!(seen["frames"], 4, "{seen}");
+    if frames {
+        assert_eq!(seen["frames"], 4, "{seen}");
+    } else {
+        assert_eq!(seen["binary"], false, "{seen}");
+    }
     let echo = ws.recv().await.unwrap().unwrap();
     assert_eq!(echo, Message::binary(text.into_bytes()));
 
@@ -73,7 +83,9 @@ async fn stream_to_python(deflate: bool) {
         writer.shutdown().await.unwrap();
         drop(writer);
         let seen = peer.next().await.unwrap();
-        assert_eq!(seen["frames"], 11, "{seen}");
+        if frames {
+            assert_eq!(seen["frames"], 11, "{seen}");
+        }
         let echo = ws.recv().await.unwrap().unwrap();
         assert!(echo.as_bytes() == chunk.as_bytes());
     }
@@ -87,11 +99,23 @@ async fn stream_to_python(deflate: bool) {
 #[tokio::test]
 #[ignore = "needs python3 with websockets (tests/peers/requirements.txt; .ci/run installs it)"]
 async fn python_receives_our_fragments() {
-    stream_to_python(false).await;
+    stream_to("python3", "fragments.py", false, true).await;
 }
 
 #[tokio::test]
 #[ignore = "needs python3 with websockets (tests/peers/requirements.txt; .ci/run installs it)"]
 async fn python_receives_our_fragments_deflate() {
-    stream_to_python(true).await;
+    stream_to("python3", "fragments.py", true, true).await;
+}
+
+#[tokio::test]
+#[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
+async fn node_receives_our_fragments() {
+    stream_to("node", "fragments.js", false, false).await;
+}
+
+#[tokio::test]
+#[ignore = "needs node with ws (tests/peers/package.json; .ci/run installs it)"]
+async fn node_receives_our_fragments_deflate() {
+    stream_to("node", "fragments.js", true, false).await;
 }

@@ -75,6 +75,8 @@ async fn frames(ws: &mut fastwebsockets::WebSocket<TcpStream>) -> Vec<(OpCode, b
 fn config() -> Config {
     Config::default()
         .fragment_size(1000)
+        // The peer does not answer close frames: do not wait long for it.
+        .close_timeout(Duration::from_millis(300))
         .options(Options::default().rng_seed(1).deflate(None))
 }
 
@@ -322,7 +324,9 @@ async fn the_writer_waits_while_the_write_buffer_is_full() {
     let config = Config::default()
         .write_buffer_size(128 << 10)
         .options(Options::default().deflate(None));
-    let ws = WebSocket::connect(ours_io, "ws://x/", config).await.unwrap();
+    let ws = WebSocket::connect(ours_io, "ws://x/", config)
+        .await
+        .unwrap();
     let mut theirs = server.await.unwrap();
     let (mut tx, rx) = ws.split();
     const SIZE: usize = 8 << 20;
@@ -362,4 +366,27 @@ async fn the_writer_waits_while_the_write_buffer_is_full() {
         // 1001 close frame (8 bytes) of the dropped socket.
         assert_eq!(total, SIZE + 128 * 14 + 8);
     }
+}
+
+#[tokio::test]
+async fn a_fed_last_item_carries_fin() {
+    let (mut ours, mut peer) = with_fastwebsockets(config()).await;
+    {
+        let mut sink = ours.message_sink(MessageKind::Text).unwrap();
+        sink.send(bytes::Bytes::from_static(b"frag")).await.unwrap();
+        sink.send(bytes::Bytes::from_static(b"ment")).await.unwrap();
+        sink.feed(bytes::Bytes::from_static(b"ed")).await.unwrap();
+        sink.close().await.unwrap();
+    }
+    ours.close(CloseCode::NORMAL, "").await.ok();
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool, &[u8])> = got.iter().map(|(o, f, p)| (*o, *f, &p[..])).collect();
+    assert_eq!(
+        &shape[..3],
+        [
+            (OpCode::Text, false, &b"frag"[..]),
+            (OpCode::Continuation, false, &b"ment"[..]),
+            (OpCode::Continuation, true, &b"ed"[..]),
+        ]
+    );
 }

@@ -11,7 +11,11 @@
 //!   is also a `futures` `Stream` of the same items, for combinators; there is
 //!   no other way to read.
 //! - **Write** with [`send`](WebSocket::send) (or `text`, `binary`; `feed` and
-//!   `flush` to batch), or the `Sink` impl.
+//!   `flush` to batch), or the `Sink` impl. A message too large to hold, or
+//!   not all at hand, goes out in fragments through a [`MessageWriter`]
+//!   (`AsyncWrite`) or a [`MessageSink`] (`Sink<Bytes>`), from
+//!   [`message_writer`](WebSocket::message_writer) and
+//!   [`message_sink`](WebSocket::message_sink).
 //! - **Close** with [`close(code, reason)`](WebSocket::close), which returns the
 //!   peer's close frame. It shadows `SinkExt::close()`, which is the same
 //!   handshake with 1000: call that one as `SinkExt::close(&mut ws)`.

@@ -254,8 +254,10 @@ impl<IO> fmt::Debug for MessageWriter<'_, IO> {
 
 /// One message sent in fragments, from chunks you already have: each item is
 /// one fragment (cut where it is larger than [`Config::fragment_size`]), and
-/// closing the sink ends the message with an empty last fragment carrying FIN
-/// (an item cannot know it is the last). From
+/// closing the sink ends the message. The last item carries FIN when it was
+/// fed (`SinkExt::feed`) and not flushed before the close; after a flush
+/// (`SinkExt::send` flushes) the close adds an empty last fragment with FIN,
+/// since a flushed item is on the wire before anyone knows it is the last. From
 /// `message_sink(kind)` on a [`WebSocket`] or a [`Sender`]; everything else
 /// (backpressure, the rest of the connection, dropping it unclosed) is as for
 /// [`MessageWriter`].
@@ -267,7 +269,12 @@ impl<IO> fmt::Debug for MessageWriter<'_, IO> {
 /// let chunks = vec![bytes::Bytes::from("hello, "), bytes::Bytes::from("world")];
 /// let mut sink = ws.message_sink(MessageKind::Text)?;
 /// sink.send_all(&mut stream::iter(chunks).map(Ok)).await?;
-/// sink.close().await?; // FIN
+/// sink.close().await?; // an empty fragment with FIN
+///
+/// let mut sink = ws.message_sink(MessageKind::Binary)?;
+/// sink.send(bytes::Bytes::from_static(b"first")).await?; // on the wire now
+/// sink.feed(bytes::Bytes::from_static(b"last")).await?; // held
+/// sink.close().await?; // "last", with FIN
 /// # Ok(()) }
 /// ```
 pub struct MessageSink<'a, IO> {

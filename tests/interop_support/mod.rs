@@ -5,6 +5,8 @@
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
+use futures::SinkExt;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::mpsc;
 use websocket_protocol::client::Builder;
-use websocket_protocol::protocol::DeflateConfig;
+use websocket_protocol::protocol::{DeflateConfig, MessageKind};
 use websocket_protocol::server::{ServerSocket, WsUpgrade};
 use websocket_protocol::{CloseCode, CloseFrame, Config, Message};
 
@@ -274,9 +276,17 @@ async fn scenario(mut ws: ServerSocket, closes: mpsc::UnboundedSender<Option<Clo
                     break;
                 }
             }
-            // Our API sends whole messages; the peers exercise receiving fragments.
+            // Three fragments; the last is fed, not flushed, so that closing
+            // the sink sends it with FIN.
             Some("fragment-me") => {
-                if ws.text("fragmented").await.is_err() {
+                let sent = async {
+                    let mut sink = ws.message_sink(MessageKind::Text)?;
+                    sink.send(Bytes::from_static(b"frag")).await?;
+                    sink.send(Bytes::from_static(b"ment")).await?;
+                    sink.feed(Bytes::from_static(b"ed")).await?;
+                    sink.close().await
+                };
+                if sent.await.is_err() {
                     break;
                 }
             }

@@ -390,3 +390,29 @@ async fn a_fed_last_item_carries_fin() {
         ]
     );
 }
+
+#[tokio::test]
+async fn text_that_is_not_utf8_fails_the_writer_and_dropping_it_fails_with_1011() {
+    let (mut ours, mut peer) = with_fastwebsockets(config()).await;
+    let mut writer = ours.message_writer(MessageKind::Text).unwrap();
+    writer.write_all("é".repeat(600).as_bytes()).await.unwrap(); // a fragment cut mid-code-point
+    writer.write_all(b"\xff").await.unwrap(); // gathered, not checked yet
+    let err = writer.shutdown().await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let inner = err
+        .get_ref()
+        .unwrap()
+        .downcast_ref::<websocket_protocol::Error>()
+        .unwrap();
+    assert!(inner.to_string().contains("not valid UTF-8"), "{inner}");
+    // The writer is done.
+    assert!(writer.write_all(b"x").await.is_err());
+    drop(writer);
+    let err = within(10, ours.recv()).await.unwrap().unwrap_err();
+    assert_eq!(err.close_code(), Some(CloseCode::INTERNAL_ERROR));
+    let got = frames(&mut peer).await;
+    let shape: Vec<(OpCode, bool, usize)> = got.iter().map(|(o, f, p)| (*o, *f, p.len())).collect();
+    assert_eq!(shape[0], (OpCode::Text, false, 1000));
+    assert_eq!(shape.last().unwrap().0, OpCode::Close);
+    assert_eq!(got.last().unwrap().2[..2], 1011u16.to_be_bytes());
+}

@@ -592,7 +592,8 @@ pub(crate) fn transform(
 /// into a message body: a sync flush with its trailer stripped (RFC 7692 section
 /// 7.2.1).
 fn deflate_message(deflate: &mut Deflate, payload: &[u8]) -> Bytes {
-    let mut out = deflate_sync(deflate, payload);
+    let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+    deflate_sync(deflate, payload, &mut out);
     if out.ends_with(&TRAILER) {
         out.truncate(out.len() - TRAILER.len());
     }
@@ -605,9 +606,9 @@ fn deflate_message(deflate: &mut Deflate, payload: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// Compresses `payload` with `deflate` up to a sync flush, trailer included.
-fn deflate_sync(deflate: &mut Deflate, payload: &[u8]) -> Vec<u8> {
-    let mut out: Vec<u8> = Vec::with_capacity(payload.len() / 2 + 64);
+/// Compresses `payload` with `deflate` up to a sync flush, trailer included,
+/// appending to `out`.
+fn deflate_sync(deflate: &mut Deflate, payload: &[u8], out: &mut Vec<u8>) {
     let mut input = payload;
     loop {
         let len = out.len();
@@ -626,7 +627,6 @@ fn deflate_sync(deflate: &mut Deflate, payload: &[u8]) -> Vec<u8> {
             break;
         }
     }
-    out
 }
 
 /// Compresses a message on its own, with no history: the body of a frame that
@@ -734,23 +734,25 @@ impl Deflater {
     ) -> Bytes {
         let mut out = Vec::new();
         if !piece.is_empty() {
+            // One buffer: the held trailer, then this piece's compressed bytes.
+            out.reserve(piece.len() / 2 + 64);
+            if stream.trailer_held {
+                out.extend_from_slice(&TRAILER);
+            }
             let history = &stream.history.data[..];
-            let flushed = with_compressor(self.settings, |deflate| {
+            with_compressor(self.settings, |deflate| {
                 if !history.is_empty() {
                     deflate
                         .set_dictionary(history)
                         .expect("a raw deflate stream takes a dictionary after a reset");
                 }
-                deflate_sync(deflate, piece)
+                deflate_sync(deflate, piece, &mut out)
             });
             stream.history.push(piece);
-            out.reserve_exact(flushed.len());
+            stream.trailer_held = out.ends_with(&TRAILER);
             if stream.trailer_held {
-                out.extend_from_slice(&TRAILER);
+                out.truncate(out.len() - TRAILER.len());
             }
-            let body = flushed.strip_suffix(&TRAILER);
-            stream.trailer_held = body.is_some();
-            out.extend_from_slice(body.unwrap_or(&flushed));
         }
         if fin {
             if stream.trailer_held {

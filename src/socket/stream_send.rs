@@ -270,6 +270,7 @@ impl<IO> fmt::Debug for MessageWriter<'_, IO> {
 /// let mut sink = ws.message_sink(MessageKind::Text)?;
 /// sink.send_all(&mut stream::iter(chunks).map(Ok)).await?;
 /// sink.close().await?; // an empty fragment with FIN
+/// drop(sink);
 ///
 /// let mut sink = ws.message_sink(MessageKind::Binary)?;
 /// sink.send(bytes::Bytes::from_static(b"first")).await?; // on the wire now

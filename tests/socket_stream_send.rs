@@ -10,6 +10,13 @@ use tokio::net::{TcpListener, TcpStream};
 use websocket_protocol::protocol::{accept_key, MessageKind, Options};
 use websocket_protocol::{CloseCode, Config, ErrorKind, WebSocket};
 
+/// `options` without permessage-deflate (which servers accept by default).
+fn no_deflate(options: Options) -> Options {
+    #[cfg(feature = "deflate")]
+    let options = options.deflate(None);
+    options
+}
+
 async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), f)
         .await
@@ -77,7 +84,7 @@ fn config() -> Config {
         .fragment_size(1000)
         // The peer does not answer close frames: do not wait long for it.
         .close_timeout(Duration::from_millis(300))
-        .options(Options::default().rng_seed(1).deflate(None))
+        .options(no_deflate(Options::default().rng_seed(1)))
 }
 
 #[tokio::test]
@@ -323,7 +330,7 @@ async fn the_writer_waits_while_the_write_buffer_is_full() {
     });
     let config = Config::default()
         .write_buffer_size(128 << 10)
-        .options(Options::default().deflate(None));
+        .options(no_deflate(Options::default()));
     let ws = WebSocket::connect(ours_io, "ws://x/", config)
         .await
         .unwrap();

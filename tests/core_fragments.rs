@@ -245,6 +245,27 @@ fn client_fragments_are_masked_each_with_its_own_key_and_seeded() {
     };
     let wire = run();
     assert_eq!(wire, run(), "the seed fixes the bytes");
+    // Byte for byte: the same seed gives the same mask keys, one per frame,
+    // in order, so a client sending the frames as whole messages shows them.
+    let keys: Vec<[u8; 4]> = {
+        let mut d = Driver::client("ws://example.com/", Options::default().rng_seed(7)).unwrap();
+        open_client_for(&mut d);
+        d.binary(vec![1u8; 300]).unwrap();
+        d.ping(&b"p"[..]).unwrap();
+        d.binary(&b"end"[..]).unwrap();
+        parse_frames(&drain(&mut d).0)
+            .iter()
+            .map(|f| f.mask.unwrap())
+            .collect()
+    };
+    assert_eq!(
+        wire,
+        cat(&[
+            frame(0x02, &[1u8; 300], Some(keys[0])),
+            frame(0x89, b"p", Some(keys[1])),
+            frame(0x80, b"end", Some(keys[2])),
+        ])
+    );
     let frames = parse_frames(&wire);
     assert_eq!(
         frames.iter().map(|f| f.first).collect::<Vec<_>>(),

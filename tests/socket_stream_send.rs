@@ -242,12 +242,24 @@ async fn hub_deliveries_find_the_subscriber_full_while_a_message_is_open() {
     );
 }
 
-/// The example's binary, which `cargo test` builds beside the tests.
+/// The example's binary, which `cargo test` builds beside the tests (built
+/// here when only this test file was asked for).
 fn send_file_example() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples")
-        .join(format!("send_file{}", std::env::consts::EXE_SUFFIX))
+    let path = dir
+        .join("examples")
+        .join(format!("send_file{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo.args(["build", "--example", "send_file"]);
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo build --example send_file");
+        assert!(status.success(), "cargo build --example send_file failed");
+    }
+    path
 }
 
 #[tokio::test]

@@ -45,6 +45,13 @@ pub enum MessageKind {
 /// fails the connection with 1011: ending it with FIN would hand the peer a
 /// truncated message as if it were whole.
 ///
+/// hixie has no fragments. Its text frame has no length, so a text message
+/// could be streamed as `0x00`, the pieces, `0xFF`, but nothing can interrupt
+/// that run, not even the closing frame: the connection could not be closed
+/// until the message ended, and giving up could only cut the transport. So
+/// `start_message` is [`ErrorKind::Unsupported`](super::ErrorKind::Unsupported)
+/// there.
+///
 /// Dropping it does not end the message: the peer can receive nothing else
 /// until it does, so the driver refuses other data messages. Drop it only once
 /// the connection is closing (the close frame ended the message); otherwise

@@ -16,9 +16,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 #[cfg(doc)]
 use super::Config;
 
-/// One message sent in fragments, written as a byte stream. From
-/// `message_writer(kind)` on a [`WebSocket`] or a [`Sender`].
-///
+/// One message sent in fragments, written as a byte stream
+/// (`tokio::io::AsyncWrite`).
 ///
 /// A server that sends a 200 MB file or a long generated reply should not hold
 /// it in memory first. Open a writer with `message_writer(kind)` on a
@@ -61,8 +60,9 @@ use super::Config;
 /// - control frames go between its fragments: automatic pongs, keepalive
 ///   pings, [`ping`](WebSocket::ping), and a close ([`CloseHandle`](super::CloseHandle),
 ///   the hub's slow-subscriber close), which ends everything: the writer's
-///   next call fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) and the peer
-///   drops the unfinished message;
+///   next call fails (`io::ErrorKind::BrokenPipe`, around the socket's error of
+///   kind [`Closed`](crate::ErrorKind::Closed)) and the peer drops the
+///   unfinished message;
 /// - whole messages wait: `send`, `feed` and the `Sink` of another handle of
 ///   the same socket wait until the message ends, and a [`Hub`](crate::hub::Hub)
 ///   finds the subscriber full (its policy then skips or closes it, as for a

@@ -394,7 +394,7 @@ pub(crate) struct Failures {
 /// socket's) are here.
 pub(crate) fn spawn_socket<F, Fut>(
     on_upgrade: OnUpgrade,
-    mut driver: Driver,
+    driver: Driver,
     config: Config,
     shutdown: Option<&Shutdown>,
     failures: Failures,
@@ -404,6 +404,10 @@ pub(crate) fn spawn_socket<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let version = driver.version();
+    // Boxed until hyper hands the connection over: a task is allocated at the
+    // size of its future's largest state and keeps it for life, and these
+    // (about 1.6 KiB) move into the socket's own allocation at the upgrade.
+    let pending = Box::new((driver, config));
     let task = move |tracker: Option<Tracker>| async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -413,6 +417,11 @@ pub(crate) fn spawn_socket<F, Fut>(
                 }
                 return;
             }
+        };
+        // Out of the box, which is freed here (not with the task's captures).
+        let (mut driver, config) = {
+            let pending = pending;
+            *pending
         };
         driver.start_without_head(tokio::time::Instant::now().into_std());
         let io = TokioIo::new(upgraded);

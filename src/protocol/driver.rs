@@ -36,7 +36,7 @@ enum Phase {
     /// Built; `start()` not called yet.
     Created(Start),
     /// Client: request sent, reading the response head.
-    AwaitingResponse(ClientHandshake),
+    AwaitingResponse(Box<ClientHandshake>),
     /// hixie-76: response head sent, waiting for the 8 key bytes of the body,
     /// which a proxy may deliver late.
     Hixie76AwaitingKey3 {
@@ -65,10 +65,12 @@ enum Awaiting {
     Eof,
 }
 
+/// The handshake to start with, boxed: a connection should not carry its
+/// size for life.
 #[derive(Debug)]
 enum Start {
-    Server(Accepted),
-    Client(ClientHandshake),
+    Server(Box<Accepted>),
+    Client(Box<ClientHandshake>),
 }
 
 /// A WebSocket connection without I/O: bytes and time in, events and bytes out.
@@ -175,8 +177,9 @@ pub struct Driver {
     /// is decoded.
     eof: bool,
     output: Output,
-    /// Frames sent before the handshake finished.
-    deferred: Output,
+    /// Frames sent before the handshake finished (boxed: only a client that
+    /// sends before the server's answer has any).
+    deferred: Option<Box<Output>>,
     events: VecDeque<Event>,
     protocol: Option<String>,
     /// The extensions negotiated.
@@ -184,8 +187,9 @@ pub struct Driver {
     rng: Randomness,
     /// Server: the response that was (or will be) sent. Client: the one received.
     response: Option<http::Response<()>>,
-    close_sent: Option<CloseFrame>,
-    close_received: Option<CloseFrame>,
+    /// The close frames, boxed: a connection that is open has none.
+    close_sent: Option<Box<CloseFrame>>,
+    close_received: Option<Box<CloseFrame>>,
     shutdown: bool,
     shutdown_taken: bool,
     /// The latest `now` an input or command gave.
@@ -207,7 +211,7 @@ impl Driver {
             input_large: false,
             eof: false,
             output: Output::default(),
-            deferred: Output::default(),
+            deferred: None,
             events: VecDeque::new(),
             protocol: None,
             negotiated: Negotiated::default(),
@@ -265,7 +269,7 @@ impl Driver {
             Role::Server,
             accepted.version,
             options,
-            Start::Server(accepted.clone()),
+            Start::Server(Box::new(accepted.clone())),
         );
         driver.protocol = accepted.protocol.clone();
         driver.response = Some(accepted.response());
@@ -299,7 +303,7 @@ impl Driver {
             Role::Client,
             Version::Hybi13,
             options,
-            Start::Client(handshake),
+            Start::Client(Box::new(handshake)),
         );
         driver.rng = rng;
         Ok(driver)
@@ -418,7 +422,9 @@ impl Driver {
         // The keepalive and idle timers count from the opening.
         self.last_seen = self.now;
         self.events.push_back(Event::Open);
-        self.output.append(&mut self.deferred);
+        if let Some(mut deferred) = self.deferred.take() {
+            self.output.append(&mut deferred);
+        }
     }
 
     /// Notes the time an input or command gave. Clocks do not go back, so an
@@ -505,14 +511,14 @@ impl Driver {
     /// The close frame the peer sent, once decoded (code
     /// [`CloseCode::NO_STATUS`] for an empty one).
     pub fn close_received(&self) -> Option<&CloseFrame> {
-        self.close_received.as_ref()
+        self.close_received.as_deref()
     }
 
     /// The close frame we queued: ours from [`close`](Driver::close), the echo of
     /// the peer's, or the code of a failure (code [`CloseCode::NO_STATUS`] for an
     /// empty echo). hixie-76's closing frame carries no code: it shows as 1000.
     pub fn close_sent(&self) -> Option<&CloseFrame> {
-        self.close_sent.as_ref()
+        self.close_sent.as_deref()
     }
 
     /// The options in force.
@@ -524,7 +530,7 @@ impl Driver {
     /// `bufferedAmount`), including messages held until the handshake finishes:
     /// the one count for the I/O layer's write backpressure.
     pub fn buffered_amount(&self) -> usize {
-        self.output.len() + self.deferred.len()
+        self.output.len() + self.deferred.as_ref().map_or(0, |d| d.len())
     }
 
     /// Incoming bytes the driver holds that were not handed out as events: input
@@ -799,7 +805,8 @@ impl Driver {
     fn end_clean(&mut self) {
         let frame = self
             .close_received
-            .clone()
+            .as_deref()
+            .cloned()
             .unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS, ""));
         self.phase = Phase::Closed {
             frame,
@@ -995,7 +1002,7 @@ impl Driver {
         }
         match self.phase {
             Phase::Created(_) | Phase::AwaitingResponse(_) | Phase::Hixie76AwaitingKey3 { .. } => {
-                self.deferred.clear();
+                self.deferred = None;
                 self.finish(
                     CloseFrame::new(CloseCode::ABNORMAL, ""),
                     CloseCause::Abandoned,
@@ -1034,7 +1041,9 @@ impl Driver {
         if style != CloseStyle::Nothing {
             let sent = frame.cloned();
             self.close_sent =
-                Some(sent.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS, "")));
+                Some(Box::new(sent.unwrap_or_else(|| {
+                    CloseFrame::new(CloseCode::NO_STATUS, "")
+                })));
         }
         style
     }
@@ -1056,7 +1065,7 @@ impl Driver {
             }
             Frame::Pong(payload) => self.events.push_back(Event::Pong(payload)),
             Frame::Close(frame) => {
-                self.close_received = Some(frame.clone());
+                self.close_received = Some(Box::new(frame.clone()));
                 let (by, style) = match self.phase {
                     Phase::Open => {
                         // Echo the code (RFC 6455 section 5.5.1); an empty close
@@ -1108,7 +1117,7 @@ impl Driver {
     fn finish(&mut self, frame: CloseFrame, cause: CloseCause) {
         self.events.push_back(Event::Close(frame.clone()));
         self.phase = Phase::Closed { frame, cause };
-        self.deferred.clear();
+        self.deferred = None;
         self.input.clear();
         self.shutdown = true;
     }
@@ -1117,10 +1126,14 @@ impl Driver {
 /// Where frames go now: the wire once open, the deferred queue before. (A
 /// function of the fields, not of the driver, so that `framing` stays free to
 /// encode into it.)
-fn sink<'a>(phase: &Phase, output: &'a mut Output, deferred: &'a mut Output) -> &'a mut Output {
+fn sink<'a>(
+    phase: &Phase,
+    output: &'a mut Output,
+    deferred: &'a mut Option<Box<Output>>,
+) -> &'a mut Output {
     match phase {
         Phase::Open | Phase::Closing { .. } => output,
-        _ => deferred,
+        _ => deferred.get_or_insert_with(Box::default),
     }
 }
 

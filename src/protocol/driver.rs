@@ -65,11 +65,16 @@ enum Awaiting {
     Eof,
 }
 
-/// The handshake to start with, boxed: a connection should not carry its
-/// size for life.
+/// The handshake to start with. The server's response head is the driver's
+/// `response`; the client's handshake is boxed, as a connection should not
+/// carry its size for life.
 #[derive(Debug)]
 enum Start {
-    Server(Box<Accepted>),
+    Server {
+        /// The status line's phrase.
+        reason: &'static str,
+        hixie76_keys: Option<(u32, u32)>,
+    },
     Client(Box<ClientHandshake>),
 }
 
@@ -264,16 +269,16 @@ impl Driver {
     }
 
     /// A server driver for a request the handshake rules accepted.
-    fn accepted(accepted: Accepted, options: Options) -> Driver {
-        let mut driver = Driver::new(
-            Role::Server,
-            accepted.version,
-            options,
-            Start::Server(Box::new(accepted.clone())),
-        );
-        driver.protocol = accepted.protocol.clone();
-        driver.response = Some(accepted.response());
+    fn accepted(mut accepted: Accepted, options: Options) -> Driver {
+        let start = Start::Server {
+            reason: accepted.reason,
+            hixie76_keys: accepted.hixie76_keys,
+        };
+        let mut driver = Driver::new(Role::Server, accepted.version, options, start);
+        driver.protocol = accepted.protocol.take();
         driver.enable_extensions(accepted.extensions);
+        // The one copy of the response: `start` writes its head from it.
+        driver.response = Some(accepted.into_response());
         driver
     }
 
@@ -333,11 +338,15 @@ impl Driver {
             unreachable!()
         };
         match start {
-            Start::Server(accepted) => {
-                if send_head {
-                    self.output.extend(&accepted.head_bytes());
+            Start::Server {
+                reason,
+                hixie76_keys,
+            } => {
+                if let (true, Some(response)) = (send_head, &self.response) {
+                    self.output
+                        .extend(&handshake::response_head(response, reason));
                 }
-                match accepted.hixie76_keys {
+                match hixie76_keys {
                     Some(keys) => self.phase = Phase::Hixie76AwaitingKey3 { keys },
                     None => self.open(),
                 }

@@ -563,7 +563,7 @@ impl ClientHandshake {
         let mut request = request
             .body(())
             .map_err(|_| invalid("invalid target or protocol list"))?;
-        for (name, value) in &options.headers {
+        for (name, value) in options.headers.iter().flat_map(|h| h.iter()) {
             request.headers_mut().append(name, value.clone());
         }
         Ok(ClientHandshake {

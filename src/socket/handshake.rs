@@ -333,11 +333,7 @@ where
     /// # Cancel safety
     ///
     /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
-    pub fn connect(
-        io: IO,
-        url: &str,
-        config: Config,
-    ) -> impl Future<Output = Result<Self, Error>> {
+    pub fn connect(io: IO, url: &str, config: Config) -> impl Future<Output = Result<Self, Error>> {
         // The socket is built at once (so `url` is not kept); the wait for
         // the answer and its timer are boxed, as in `accept_with`.
         let timeout = config.get_handshake_timeout();

@@ -413,6 +413,16 @@ impl Driver {
         self.response.as_ref()
     }
 
+    /// Server, once started: drops the handshake response, which is written
+    /// (or was sent by an HTTP stack). For a holder that never asks for it
+    /// again (the socket, which keeps the driver for the connection's life
+    /// and never hands it out), so that its header map is not kept for life.
+    pub(crate) fn release_handshake_response(&mut self) {
+        if self.role == Role::Server && !matches!(self.phase, Phase::Created(_)) {
+            self.response = None;
+        }
+    }
+
     /// The reason phrase of the server's status line: `Switching Protocols`, or the
     /// drafts' `WebSocket Protocol Handshake` (hixie-76) and `Web Socket Protocol
     /// Handshake` (hixie-75), which some old clients compare byte for byte.

@@ -155,7 +155,9 @@ impl<IO> Shared<IO>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    pub(crate) fn new(io: IO, driver: Driver, config: &Config) -> Arc<Self> {
+    pub(crate) fn new(io: IO, mut driver: Driver, config: &Config) -> Arc<Self> {
+        // Nothing reads it from here on: the driver never leaves the socket.
+        driver.release_handshake_response();
         let readers = Arc::new(WakerSet::default());
         let writers = Arc::new(WakerSet::default());
         let ctx = Ctx {

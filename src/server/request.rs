@@ -10,8 +10,13 @@ use http::{Extensions, HeaderMap, HeaderValue, Method, Uri, Version};
 /// It holds memory of its own: the URI and the header values are copied out
 /// of hyper's read buffer (8 to 16 KiB, which they point into), so a handler
 /// that keeps the request for the socket's life does not keep that buffer.
-#[derive(Debug, Clone)]
-pub struct RequestInfo {
+/// It is one pointer wide, so that it weighs little in the futures that carry
+/// it (a handler's, for the socket's life).
+#[derive(Clone)]
+pub struct RequestInfo(Box<Head>);
+
+#[derive(Clone)]
+struct Head {
     method: Method,
     uri: Uri,
     version: Version,
@@ -19,10 +24,22 @@ pub struct RequestInfo {
     extensions: Extensions,
 }
 
+impl std::fmt::Debug for RequestInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestInfo")
+            .field("method", &self.0.method)
+            .field("uri", &self.0.uri)
+            .field("version", &self.0.version)
+            .field("headers", &self.0.headers)
+            .field("extensions", &self.0.extensions)
+            .finish()
+    }
+}
+
 impl RequestInfo {
     pub(crate) fn from_parts(parts: http::request::Parts) -> Self {
         let (uri, headers) = detach(&parts.uri, parts.headers);
-        RequestInfo {
+        RequestInfo(Box::new(Head {
             method: parts.method,
             uri,
             version: parts.version,
@@ -32,37 +49,37 @@ impl RequestInfo {
                 true => Extensions::new(),
                 false => parts.extensions,
             },
-        }
+        }))
     }
 
     /// The request method: GET, or CONNECT for WebSocket over HTTP/2.
     pub fn method(&self) -> &Method {
-        &self.method
+        &self.0.method
     }
 
     /// The request target.
     pub fn uri(&self) -> &Uri {
-        &self.uri
+        &self.0.uri
     }
 
     /// The HTTP version the request came over.
     pub fn version(&self) -> Version {
-        self.version
+        self.0.version
     }
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.0.headers
     }
 
     /// The request extensions.
     pub fn extensions(&self) -> &Extensions {
-        &self.extensions
+        &self.0.extensions
     }
 
     /// The request extensions, to take values out of.
     pub fn extensions_mut(&mut self) -> &mut Extensions {
-        &mut self.extensions
+        &mut self.0.extensions
     }
 }
 

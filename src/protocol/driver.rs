@@ -217,7 +217,9 @@ impl Driver {
             eof: false,
             output: Output::default(),
             deferred: None,
-            events: VecDeque::new(),
+            // Decoding stops at each event until it is taken, so one is
+            // usually all that waits; a queue would start with room for four.
+            events: VecDeque::with_capacity(1),
             protocol: None,
             negotiated: Negotiated::default(),
             rng: Randomness::Thread,

@@ -176,7 +176,9 @@ where
             io,
             try_write: try_write::<IO>,
             transport: Transport::Open,
-            writing: VecDeque::new(),
+            // Usually one chunk at a time (the driver packs small frames);
+            // a queue would start with room for four, kept while idle.
+            writing: VecDeque::with_capacity(1),
             needs_flush: false,
             shutdown: Shutdown::No,
             write_deadline: None,

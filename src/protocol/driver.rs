@@ -191,7 +191,8 @@ pub struct Driver {
     negotiated: Negotiated,
     rng: Randomness,
     /// Server: the response that was (or will be) sent. Client: the one received.
-    response: Option<http::Response<()>>,
+    /// (Boxed: a socket releases it once open, and keeps the driver for life.)
+    response: Option<Box<http::Response<()>>>,
     /// The close frames, boxed: a connection that is open has none.
     close_sent: Option<Box<CloseFrame>>,
     close_received: Option<Box<CloseFrame>>,
@@ -280,7 +281,7 @@ impl Driver {
         driver.protocol = accepted.protocol.take();
         driver.enable_extensions(accepted.extensions);
         // The one copy of the response: `start` writes its head from it.
-        driver.response = Some(accepted.into_response());
+        driver.response = Some(Box::new(accepted.into_response()));
         driver
     }
 
@@ -396,7 +397,7 @@ impl Driver {
             Ok((protocol, extensions)) => {
                 self.protocol = protocol;
                 self.enable_extensions(extensions);
-                self.response = Some(response.clone());
+                self.response = Some(Box::new(response.clone()));
                 self.open();
                 self.process_input();
                 Ok(())
@@ -412,7 +413,7 @@ impl Driver {
     /// Client: the server's response, once received. Header names are lower case
     /// here; [`start`](Driver::start) writes them in their conventional spelling.
     pub fn handshake_response(&self) -> Option<&http::Response<()>> {
-        self.response.as_ref()
+        self.response.as_deref()
     }
 
     /// Server, once started: drops the handshake response, which is written
@@ -769,7 +770,7 @@ impl Driver {
                             Ok((protocol, extensions)) => {
                                 self.protocol = protocol;
                                 self.enable_extensions(extensions);
-                                self.response = Some(response);
+                                self.response = Some(Box::new(response));
                                 self.open();
                             }
                             Err(e) => self.fail_handshake(e),

@@ -116,8 +116,10 @@ fn deflate_costs_a_server_little_per_connection_and_a_bomb_stays_bounded() {
     }
     // What each setting keeps: 4 KiB per direction; 32 + 4 KiB; nothing.
     let slack = 1024;
-    // The negotiated parameters and the extension's response header.
-    assert!(idle <= plain_idle + 512, "{idle}");
+    // The negotiated parameters, the boxed handles on the shared compressor
+    // and inflater, and the extension's response header (a fourth header
+    // doubles the response's compact header map: 312 bytes).
+    assert!(idle <= plain_idle + 640, "{idle}");
     assert!(used <= plain_used + 8192 + slack, "{used}");
     assert!(wide_used <= plain_used + 36864 + slack, "{wide_used}");
     assert!(reset_used <= plain_used + slack, "{reset_used}");

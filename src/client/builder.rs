@@ -439,7 +439,7 @@ impl Builder {
             }
             options = options.protocols(protocols.clone());
         }
-        let mut headers = options.headers.clone();
+        let mut headers = options.headers.as_deref().cloned().unwrap_or_default();
         for (name, value) in &self.headers {
             headers.append(name, value.clone());
         }

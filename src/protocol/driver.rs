@@ -37,7 +37,7 @@ enum Phase {
     /// Built; `start()` not called yet.
     Created(Start),
     /// Client: request sent, reading the response head.
-    AwaitingResponse(ClientHandshake),
+    AwaitingResponse(Box<ClientHandshake>),
     /// hixie-76: response head sent, waiting for the 8 key bytes of the body,
     /// which a proxy may deliver late.
     Hixie76AwaitingKey3 {
@@ -66,10 +66,17 @@ enum Awaiting {
     Eof,
 }
 
+/// The handshake to start with. The server's response head is the driver's
+/// `response`; the client's handshake is boxed, as a connection should not
+/// carry its size for life.
 #[derive(Debug)]
 enum Start {
-    Server(Accepted),
-    Client(ClientHandshake),
+    Server {
+        /// The status line's phrase.
+        reason: &'static str,
+        hixie76_keys: Option<(u32, u32)>,
+    },
+    Client(Box<ClientHandshake>),
 }
 
 /// A WebSocket connection without I/O: bytes and time in, events and bytes out.
@@ -176,8 +183,9 @@ pub struct Driver {
     /// is decoded.
     eof: bool,
     output: Output,
-    /// Frames sent before the handshake finished.
-    deferred: Output,
+    /// Frames sent before the handshake finished (boxed: only a client that
+    /// sends before the server's answer has any).
+    deferred: Option<Box<Output>>,
     /// The message being sent in fragments, if one is open.
     sending: Option<Sending>,
     events: VecDeque<Event>,
@@ -186,9 +194,11 @@ pub struct Driver {
     negotiated: Negotiated,
     rng: Randomness,
     /// Server: the response that was (or will be) sent. Client: the one received.
-    response: Option<http::Response<()>>,
-    close_sent: Option<CloseFrame>,
-    close_received: Option<CloseFrame>,
+    /// (Boxed: a socket releases it once open, and keeps the driver for life.)
+    response: Option<Box<http::Response<()>>>,
+    /// The close frames, boxed: a connection that is open has none.
+    close_sent: Option<Box<CloseFrame>>,
+    close_received: Option<Box<CloseFrame>>,
     shutdown: bool,
     shutdown_taken: bool,
     /// The latest `now` an input or command gave.
@@ -210,9 +220,11 @@ impl Driver {
             input_large: false,
             eof: false,
             output: Output::default(),
-            deferred: Output::default(),
+            deferred: None,
             sending: None,
-            events: VecDeque::new(),
+            // Decoding stops at each event until it is taken, so one is
+            // usually all that waits; a queue would start with room for four.
+            events: VecDeque::with_capacity(1),
             protocol: None,
             negotiated: Negotiated::default(),
             rng: Randomness::Thread,
@@ -264,16 +276,16 @@ impl Driver {
     }
 
     /// A server driver for a request the handshake rules accepted.
-    fn accepted(accepted: Accepted, options: Options) -> Driver {
-        let mut driver = Driver::new(
-            Role::Server,
-            accepted.version,
-            options,
-            Start::Server(accepted.clone()),
-        );
-        driver.protocol = accepted.protocol.clone();
-        driver.response = Some(accepted.response());
+    fn accepted(mut accepted: Accepted, options: Options) -> Driver {
+        let start = Start::Server {
+            reason: accepted.reason,
+            hixie76_keys: accepted.hixie76_keys,
+        };
+        let mut driver = Driver::new(Role::Server, accepted.version, options, start);
+        driver.protocol = accepted.protocol.take();
         driver.enable_extensions(accepted.extensions);
+        // The one copy of the response: `start` writes its head from it.
+        driver.response = Some(Box::new(accepted.into_response()));
         driver
     }
 
@@ -303,7 +315,7 @@ impl Driver {
             Role::Client,
             Version::Hybi13,
             options,
-            Start::Client(handshake),
+            Start::Client(Box::new(handshake)),
         );
         driver.rng = rng;
         Ok(driver)
@@ -333,11 +345,15 @@ impl Driver {
             unreachable!()
         };
         match start {
-            Start::Server(accepted) => {
-                if send_head {
-                    self.output.extend(&accepted.head_bytes());
+            Start::Server {
+                reason,
+                hixie76_keys,
+            } => {
+                if let (true, Some(response)) = (send_head, &self.response) {
+                    self.output
+                        .extend(&handshake::response_head(response, reason));
                 }
-                match accepted.hixie76_keys {
+                match hixie76_keys {
                     Some(keys) => self.phase = Phase::Hixie76AwaitingKey3 { keys },
                     None => self.open(),
                 }
@@ -385,7 +401,7 @@ impl Driver {
             Ok((protocol, extensions)) => {
                 self.protocol = protocol;
                 self.enable_extensions(extensions);
-                self.response = Some(response.clone());
+                self.response = Some(Box::new(response.clone()));
                 self.open();
                 self.process_input();
                 Ok(())
@@ -401,7 +417,17 @@ impl Driver {
     /// Client: the server's response, once received. Header names are lower case
     /// here; [`start`](Driver::start) writes them in their conventional spelling.
     pub fn handshake_response(&self) -> Option<&http::Response<()>> {
-        self.response.as_ref()
+        self.response.as_deref()
+    }
+
+    /// Server, once started: drops the handshake response, which is written
+    /// (or was sent by an HTTP stack). For a holder that never asks for it
+    /// again (the socket, which keeps the driver for the connection's life
+    /// and never hands it out), so that its header map is not kept for life.
+    pub(crate) fn release_handshake_response(&mut self) {
+        if self.role == Role::Server && !matches!(self.phase, Phase::Created(_)) {
+            self.response = None;
+        }
     }
 
     /// The reason phrase of the server's status line: `Switching Protocols`, or the
@@ -422,7 +448,9 @@ impl Driver {
         // The keepalive and idle timers count from the opening.
         self.last_seen = self.now;
         self.events.push_back(Event::Open);
-        self.output.append(&mut self.deferred);
+        if let Some(mut deferred) = self.deferred.take() {
+            self.output.append(&mut deferred);
+        }
     }
 
     /// Notes the time an input or command gave. Clocks do not go back, so an
@@ -509,14 +537,14 @@ impl Driver {
     /// The close frame the peer sent, once decoded (code
     /// [`CloseCode::NO_STATUS`] for an empty one).
     pub fn close_received(&self) -> Option<&CloseFrame> {
-        self.close_received.as_ref()
+        self.close_received.as_deref()
     }
 
     /// The close frame we queued: ours from [`close`](Driver::close), the echo of
     /// the peer's, or the code of a failure (code [`CloseCode::NO_STATUS`] for an
     /// empty echo). hixie-76's closing frame carries no code: it shows as 1000.
     pub fn close_sent(&self) -> Option<&CloseFrame> {
-        self.close_sent.as_ref()
+        self.close_sent.as_deref()
     }
 
     /// The options in force.
@@ -528,7 +556,7 @@ impl Driver {
     /// `bufferedAmount`), including messages held until the handshake finishes:
     /// the one count for the I/O layer's write backpressure.
     pub fn buffered_amount(&self) -> usize {
-        self.output.len() + self.deferred.len()
+        self.output.len() + self.deferred.as_ref().map_or(0, |d| d.len())
     }
 
     /// Incoming bytes the driver holds that were not handed out as events: input
@@ -746,7 +774,7 @@ impl Driver {
                             Ok((protocol, extensions)) => {
                                 self.protocol = protocol;
                                 self.enable_extensions(extensions);
-                                self.response = Some(response);
+                                self.response = Some(Box::new(response));
                                 self.open();
                             }
                             Err(e) => self.fail_handshake(e),
@@ -803,7 +831,8 @@ impl Driver {
     fn end_clean(&mut self) {
         let frame = self
             .close_received
-            .clone()
+            .as_deref()
+            .cloned()
             .unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS, ""));
         self.phase = Phase::Closed {
             frame,
@@ -1148,7 +1177,7 @@ impl Driver {
         }
         match self.phase {
             Phase::Created(_) | Phase::AwaitingResponse(_) | Phase::Hixie76AwaitingKey3 { .. } => {
-                self.deferred.clear();
+                self.deferred = None;
                 self.finish(
                     CloseFrame::new(CloseCode::ABNORMAL, ""),
                     CloseCause::Abandoned,
@@ -1199,7 +1228,9 @@ impl Driver {
         if style != CloseStyle::Nothing {
             let sent = frame.cloned();
             self.close_sent =
-                Some(sent.unwrap_or_else(|| CloseFrame::new(CloseCode::NO_STATUS, "")));
+                Some(Box::new(sent.unwrap_or_else(|| {
+                    CloseFrame::new(CloseCode::NO_STATUS, "")
+                })));
         }
         style
     }
@@ -1221,7 +1252,7 @@ impl Driver {
             }
             Frame::Pong(payload) => self.events.push_back(Event::Pong(payload)),
             Frame::Close(frame) => {
-                self.close_received = Some(frame.clone());
+                self.close_received = Some(Box::new(frame.clone()));
                 let (by, style) = match self.phase {
                     Phase::Open => {
                         // Echo the code (RFC 6455 section 5.5.1); an empty close
@@ -1273,7 +1304,7 @@ impl Driver {
     fn finish(&mut self, frame: CloseFrame, cause: CloseCause) {
         self.events.push_back(Event::Close(frame.clone()));
         self.phase = Phase::Closed { frame, cause };
-        self.deferred.clear();
+        self.deferred = None;
         self.sending = None;
         self.input.clear();
         self.shutdown = true;
@@ -1283,10 +1314,14 @@ impl Driver {
 /// Where frames go now: the wire once open, the deferred queue before. (A
 /// function of the fields, not of the driver, so that `framing` stays free to
 /// encode into it.)
-fn sink<'a>(phase: &Phase, output: &'a mut Output, deferred: &'a mut Output) -> &'a mut Output {
+fn sink<'a>(
+    phase: &Phase,
+    output: &'a mut Output,
+    deferred: &'a mut Option<Box<Output>>,
+) -> &'a mut Output {
     match phase {
         Phase::Open | Phase::Closing { .. } => output,
-        _ => deferred,
+        _ => deferred.get_or_insert_with(Box::default),
     }
 }
 

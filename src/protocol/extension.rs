@@ -115,7 +115,7 @@ pub(crate) fn transforms(
     let (deflater, inflater) = match negotiated.deflate {
         Some(params) => {
             let (d, i) = deflate::transform(params, role, options);
-            (Some(d), Some(i))
+            (Some(Box::new(d)), Some(Box::new(i)))
         }
         None => (None, None),
     };
@@ -129,7 +129,9 @@ pub(crate) fn transforms(
 /// The transforms applied to messages we send.
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
-    deflater: Option<Deflater>,
+    /// Boxed, as the inflater: most connections negotiate no compression,
+    /// and should not carry its size.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Outgoing {
@@ -258,7 +260,7 @@ pub(crate) fn compress_standalone(settings: Compression, payload: &[u8]) -> Byte
 /// The inverse transforms, for messages we receive.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    inflater: Option<Inflater>,
+    inflater: Option<Box<Inflater>>,
     /// [`Options::max_inflated_message_size`]; only read with an inflater, which
     /// only [`transforms`] sets, along with it.
     max_inflated: usize,

@@ -180,21 +180,40 @@ impl Accepted {
         Ok(())
     }
 
-    /// The response head as bytes.
-    pub fn head_bytes(&self) -> Vec<u8> {
-        write_head(
-            format_args!("HTTP/1.1 {} {}", self.status.as_u16(), self.reason),
-            &self.headers,
-        )
+    /// Adds a response header whose value is fixed (no allocation: the driver
+    /// keeps the response for the connection's life).
+    fn push_static(&mut self, name: &'static str, value: &'static str) {
+        self.headers.append(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
     }
 
-    /// The response head for an HTTP stack to send.
-    pub fn response(&self) -> Response<()> {
+    /// The response head for an HTTP stack to send, its headers in a map of
+    /// their size: grown one header at a time, it would have room for twice
+    /// as many, and the driver keeps it for the connection's life.
+    pub fn into_response(self) -> Response<()> {
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
+        let mut name = None;
+        for (n, value) in self.headers {
+            name = n.or(name);
+            if let Some(name) = &name {
+                headers.append(name.clone(), value);
+            }
+        }
         let mut res = Response::new(());
         *res.status_mut() = self.status;
-        *res.headers_mut() = self.headers.clone();
+        *res.headers_mut() = headers;
         res
     }
+}
+
+/// A response head (without a body) as bytes, with `reason` as the phrase.
+pub(crate) fn response_head(res: &Response<()>, reason: &str) -> Vec<u8> {
+    write_head(
+        format_args!("HTTP/1.1 {} {reason}", res.status().as_u16()),
+        res.headers(),
+    )
 }
 
 /// An HTTP/1.1 head: the start line, each header with its name in title case
@@ -272,8 +291,8 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
                 Ok(raw) if raw.len() == 16 => {}
                 _ => return Err(malformed("Sec-WebSocket-Key is not base64 of 16 bytes")),
             }
-            out.push("upgrade", "websocket")?;
-            out.push("connection", "Upgrade")?;
+            out.push_static("upgrade", "websocket");
+            out.push_static("connection", "Upgrade");
             out.push("sec-websocket-accept", &accept_key(key.as_bytes()))?;
             if let Some(p) = &protocol {
                 out.push("sec-websocket-protocol", p)?;
@@ -308,8 +327,8 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
                     "websocket-protocol",
                 )
             };
-            out.push("upgrade", "WebSocket")?;
-            out.push("connection", "Upgrade")?;
+            out.push_static("upgrade", "WebSocket");
+            out.push_static("connection", "Upgrade");
             if let Some(origin) = single(headers, "origin")? {
                 out.push(origin_name, origin)?;
             }
@@ -544,7 +563,7 @@ impl ClientHandshake {
         let mut request = request
             .body(())
             .map_err(|_| invalid("invalid target or protocol list"))?;
-        for (name, value) in &options.headers {
+        for (name, value) in options.headers.iter().flat_map(|h| h.iter()) {
             request.headers_mut().append(name, value.clone());
         }
         Ok(ClientHandshake {
@@ -680,7 +699,7 @@ mod tests {
             .unwrap();
         let options = Options::default().protocols(["chat"]);
         let accepted = accept_extended_connect(&req, &options).unwrap();
-        let res = accepted.response();
+        let res = accepted.into_response();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers().len(), 1);
         assert_eq!(res.headers()["sec-websocket-protocol"], "chat");
@@ -704,7 +723,7 @@ mod tests {
         let options = Options::default().deflate(super::super::DeflateConfig::default());
         let accepted = accept_extended_connect(&req, &options).unwrap();
         assert!(accepted.extensions.deflate.is_some());
-        let res = accepted.response();
+        let res = accepted.into_response();
         let ext = res.headers()["sec-websocket-extensions"].to_str().unwrap();
         assert!(ext.starts_with("permessage-deflate"), "{ext}");
     }

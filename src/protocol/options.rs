@@ -49,7 +49,9 @@ pub struct Options {
     pub(crate) max_inflated_message_size: Option<usize>,
     pub(crate) allow_drafts: bool,
     pub(crate) secure: bool,
-    pub(crate) headers: HeaderMap,
+    /// Boxed: every connection's driver keeps its options, and most have no
+    /// extra headers (an empty map is 96 bytes).
+    pub(crate) headers: Option<Box<HeaderMap>>,
     pub(crate) rng_seed: Option<u64>,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Deflate,
@@ -80,7 +82,7 @@ impl Default for Options {
             max_inflated_message_size: None,
             allow_drafts: false,
             secure: false,
-            headers: HeaderMap::new(),
+            headers: None,
             rng_seed: None,
             #[cfg(feature = "deflate")]
             deflate: Deflate::Default,
@@ -177,7 +179,7 @@ impl Options {
 
     /// Extra headers for the client's handshake request (authorization, cookies).
     pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.headers = headers;
+        self.headers = (!headers.is_empty()).then(|| Box::new(headers));
         self
     }
 

@@ -107,14 +107,6 @@ impl Output {
         }
     }
 
-    /// Drops everything queued.
-    pub(crate) fn clear(&mut self) {
-        self.packed.clear();
-        self.chunks.clear();
-        self.len = 0;
-        self.pong = None;
-    }
-
     /// Gives memory back once everything is handed out. `packed` keeps, through
     /// its spare tail, the whole allocation of the last burst however little
     /// capacity it reports (a client's masked copy of a 16 MiB message, say), so

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The HTTP/2 `:protocol` pseudo-header, which hyper keeps in the extensions.
 pub(crate) fn pseudo_protocol(extensions: &Extensions) -> Option<&str> {
@@ -388,13 +389,35 @@ pub(crate) struct Failures {
     pub handshake: Option<Box<dyn FnOnce(crate::Error) + Send>>,
 }
 
+/// What a socket's task keeps until hyper hands the connection over.
+struct Pending<F> {
+    driver: Driver,
+    config: Config,
+    failures: Failures,
+    handler: F,
+}
+
+/// The socket on the upgraded connection, and its handshake timeout. Not in
+/// the task's async block: a local that an async block borrows is kept in its
+/// state until the end of its scope, and the driver is large.
+fn open(
+    upgraded: hyper::upgrade::Upgraded,
+    mut driver: Driver,
+    config: Config,
+) -> (ServerSocket, Duration) {
+    driver.start_without_head(tokio::time::Instant::now().into_std());
+    let handshake_timeout = config.get_handshake_timeout();
+    let socket = WebSocket::from_driver(TokioIo::new(upgraded), driver, config);
+    (socket, handshake_timeout)
+}
+
 /// Waits for hyper to hand over the connection, then runs `handler` on the socket,
 /// in a task of its own (tracked by `shutdown` when there is one). The server's
 /// only calls into the driver once it is built (`start_without_head`, and the
 /// socket's) are here.
 pub(crate) fn spawn_socket<F, Fut>(
     on_upgrade: OnUpgrade,
-    mut driver: Driver,
+    driver: Driver,
     config: Config,
     shutdown: Option<&Shutdown>,
     failures: Failures,
@@ -404,8 +427,28 @@ pub(crate) fn spawn_socket<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let version = driver.version();
+    // One box for what waits for hyper to hand the connection over. A task is
+    // allocated at the size of its future's largest state, and what an async
+    // block captures stays in every state: inline, the driver, the config and
+    // the handler (with the request it was given) would size the socket's task
+    // for its whole life, where the driver and config move into the socket's
+    // own allocation at the upgrade.
+    let pending = Box::new(Pending {
+        driver,
+        config,
+        failures,
+        handler,
+    });
     let task = move |tracker: Option<Tracker>| async move {
-        let upgraded = match on_upgrade.await {
+        let upgraded = on_upgrade.await;
+        // Out of the box, which is freed here rather than with the task.
+        let Pending {
+            driver,
+            config,
+            failures,
+            handler,
+        } = *{ pending };
+        let upgraded = match upgraded {
             Ok(upgraded) => upgraded,
             Err(e) => {
                 if let Some(on_failed) = failures.upgrade {
@@ -414,10 +457,7 @@ pub(crate) fn spawn_socket<F, Fut>(
                 return;
             }
         };
-        driver.start_without_head(tokio::time::Instant::now().into_std());
-        let io = TokioIo::new(upgraded);
-        let handshake_timeout = config.get_handshake_timeout();
-        let mut socket = WebSocket::from_driver(io, driver, config);
+        let (mut socket, handshake_timeout) = open(upgraded, driver, config);
         let close = socket.close_handle();
         let run = async move {
             if version == Version::Hixie76 {
@@ -440,7 +480,9 @@ pub(crate) fn spawn_socket<F, Fut>(
             handler(socket).await;
         };
         match tracker {
-            Some(tracker) => tracker.run(close, run).await,
+            // Boxed: a tracked socket's task holds the tracker's future too,
+            // which the default, untracked one should not be sized for.
+            Some(tracker) => Box::pin(tracker.run(close, run)).await,
             None => run.await,
         }
     };

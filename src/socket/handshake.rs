@@ -6,6 +6,7 @@ use crate::protocol::{self, Driver};
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response};
+use std::future::Future;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -175,8 +176,8 @@ where
     /// # Cancel safety
     ///
     /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
-    pub async fn accept(io: IO, config: Config) -> Result<Self, Error> {
-        Self::accept_with(io, config, |_| Ok(Accept::default())).await
+    pub fn accept(io: IO, config: Config) -> impl Future<Output = Result<Self, Error>> {
+        Self::accept_with(io, config, |_| Ok(Accept::default()))
     }
 
     /// Like [`accept`](WebSocket::accept), with a hook that sees the request
@@ -212,15 +213,27 @@ where
     /// # Cancel safety
     ///
     /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
-    pub async fn accept_with<F>(io: IO, config: Config, hook: F) -> Result<Self, Error>
+    pub fn accept_with<F>(
+        io: IO,
+        config: Config,
+        hook: F,
+    ) -> impl Future<Output = Result<Self, Error>>
     where
         F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
     {
-        let timeout = config.get_handshake_timeout();
-        match tokio::time::timeout(timeout, Self::accept_inner(io, config, hook)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::handshake_timeout()),
-        }
+        // Boxed. A task is allocated at the size of its future's largest
+        // state and keeps that size for life: inline, the handshake's state
+        // (the head being read, a 2 KiB read chunk, the config, the driver
+        // being built, the timeout's timer: about 6 KiB on a `TcpStream`) would
+        // size every task that awaits it, long after the handshake. Boxed, it
+        // is freed when the handshake ends and the task holds a pointer.
+        Box::pin(async move {
+            let timeout = config.get_handshake_timeout();
+            match tokio::time::timeout(timeout, Self::accept_inner(io, config, hook)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::handshake_timeout()),
+            }
+        })
     }
 
     async fn accept_inner<F>(mut io: IO, config: Config, hook: F) -> Result<Self, Error>
@@ -320,14 +333,19 @@ where
     /// # Cancel safety
     ///
     /// Not cancel-safe: the stream is consumed, and dropped if cancelled.
-    pub async fn connect(io: IO, url: &str, config: Config) -> Result<Self, Error> {
+    pub fn connect(io: IO, url: &str, config: Config) -> impl Future<Output = Result<Self, Error>> {
+        // The socket is built at once (so `url` is not kept); the wait for
+        // the answer and its timer are boxed, as in `accept_with`.
         let timeout = config.get_handshake_timeout();
-        let mut ws = WebSocket::client(io, url, config)?;
-        match tokio::time::timeout(timeout, ws.ready()).await {
-            Ok(Ok(())) => Ok(ws),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::handshake_timeout()),
-        }
+        let ws = WebSocket::client(io, url, config);
+        Box::pin(async move {
+            let mut ws = ws?;
+            match tokio::time::timeout(timeout, ws.ready()).await {
+                Ok(Ok(())) => Ok(ws),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(Error::handshake_timeout()),
+            }
+        })
     }
 }
 

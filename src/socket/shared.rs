@@ -157,7 +157,9 @@ impl<IO> Shared<IO>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    pub(crate) fn new(io: IO, driver: Driver, config: &Config) -> Arc<Self> {
+    pub(crate) fn new(io: IO, mut driver: Driver, config: &Config) -> Arc<Self> {
+        // Nothing reads it from here on: the driver never leaves the socket.
+        driver.release_handshake_response();
         let readers = Arc::new(WakerSet::default());
         let writers = Arc::new(WakerSet::default());
         let ctx = Ctx {
@@ -177,7 +179,9 @@ where
             io,
             try_write: try_write::<IO>,
             transport: Transport::Open,
-            writing: VecDeque::new(),
+            // Usually one chunk at a time (the driver packs small frames);
+            // a queue would start with room for four, kept while idle.
+            writing: VecDeque::with_capacity(1),
             needs_flush: false,
             shutdown: Shutdown::No,
             write_deadline: None,

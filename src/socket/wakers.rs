@@ -25,6 +25,11 @@ impl WakerSet {
     pub(crate) fn register(&self, waker: &Waker) {
         let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
         if !wakers.iter().any(|w| w.will_wake(waker)) {
+            // Room for one: most sockets have one task, and an idle one keeps
+            // its waker here (a `Vec` would otherwise start with four).
+            if wakers.capacity() == 0 {
+                wakers.reserve_exact(1);
+            }
             wakers.push(waker.clone());
         }
     }

@@ -138,3 +138,118 @@ async fn messages_fed_together_leave_together() {
     assert_eq!(counts.writes.load(Ordering::SeqCst), 1, "writes");
     assert_eq!(counts.flushes.load(Ordering::SeqCst), 1, "flushes");
 }
+
+/// A masked binary frame from the peer and our unmasked echo of it.
+fn binary_pair(i: u8) -> (Vec<u8>, Vec<u8>) {
+    let payload = [i; 16];
+    (masked(0x82, &payload), [&[0x82, 16][..], &payload].concat())
+}
+
+fn writes(counts: &Counts) -> usize {
+    counts.writes.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn the_echoes_of_pipelined_messages_leave_in_one_write() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (wire, expected): (Vec<_>, Vec<_>) = (0..16).map(binary_pair).unzip();
+    peer.write_all(&wire.concat()).await.unwrap();
+    for _ in 0..16 {
+        let message = ws.recv().await.unwrap().unwrap();
+        ws.send(message).await.unwrap();
+    }
+    let mut out = vec![0u8; 16 * 18];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, expected.concat());
+    // The last `send` found no next message: it wrote all 16 echoes.
+    assert_eq!(writes(&counts), 1, "writes");
+}
+
+#[tokio::test]
+async fn a_lone_message_is_written_by_its_send() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (wire, expected) = binary_pair(1);
+    peer.write_all(&wire).await.unwrap();
+    let message = ws.recv().await.unwrap().unwrap();
+    ws.send(message).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes");
+    let mut out = vec![0u8; expected.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, expected);
+}
+
+#[tokio::test]
+async fn a_reply_waits_for_the_next_message_only_until_the_reader_waits() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    peer.write_all(&[a, b].concat()).await.unwrap();
+    let first = ws.recv().await.unwrap().unwrap();
+    ws.send(first).await.unwrap();
+    // The next message is here: the reply waits for it.
+    assert_eq!(writes(&counts), 0, "writes after the first send");
+    let second = ws.recv().await.unwrap().unwrap();
+    assert_eq!(second, Message::binary(vec![2u8; 16]));
+    assert_eq!(writes(&counts), 0, "writes after the second recv");
+    // Not answered: the reader that finds nothing more writes the reply
+    // before it waits for input.
+    use futures::FutureExt;
+    assert!(ws.recv().now_or_never().is_none(), "nothing more to read");
+    assert_eq!(writes(&counts), 1, "writes once the reader waits");
+    let mut out = vec![0u8; a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, a_echo);
+}
+
+#[tokio::test]
+async fn flush_writes_a_deferred_reply() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    peer.write_all(&[a, b].concat()).await.unwrap();
+    let first = ws.recv().await.unwrap().unwrap();
+    ws.send(first).await.unwrap();
+    assert_eq!(writes(&counts), 0, "writes after send");
+    ws.flush().await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes after flush");
+    let mut out = vec![0u8; a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, a_echo);
+}
+
+#[tokio::test]
+async fn a_deferred_reply_is_written_when_the_socket_is_dropped() {
+    let (mut ws, mut peer, _counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    peer.write_all(&[a, b].concat()).await.unwrap();
+    let first = ws.recv().await.unwrap().unwrap();
+    ws.send(first).await.unwrap();
+    drop(ws);
+    let mut out = Vec::new();
+    peer.read_to_end(&mut out).await.unwrap();
+    // The reply, then the close frame (1001) of the drop.
+    assert_eq!(out, [&a_echo[..], b"\x88\x02\x03\xe9"].concat());
+}
+
+#[tokio::test]
+async fn a_split_sender_writes_at_once() {
+    let (ws, mut peer, counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    let (c, _) = binary_pair(3);
+    peer.write_all(&[a, b, c].concat()).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let first = rx.recv().await.unwrap().unwrap();
+    // The receiver may be in another task, at its own pace: no deferral.
+    tx.send(first).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes");
+    let mut out = vec![0u8; a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, a_echo);
+    // Put back together, the socket defers again.
+    let mut ws = tx.reunite(rx).unwrap();
+    let second = ws.recv().await.unwrap().unwrap();
+    ws.send(second).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes after the reunited send");
+}

@@ -69,6 +69,10 @@ const MIN_READ: usize = 1 << 10;
 /// Chunks taken from the driver per vectored write.
 const MAX_SLICES: usize = 16;
 
+/// The most a `send` leaves unwritten because the next message is already
+/// here (see [`State::defers_flush`]): past it, the replies go out.
+const MAX_DEFERRED: usize = 64 << 10;
+
 /// After a write fails, the most reads that collect what the transport already
 /// holds (the peer's close frame may be in it).
 const MAX_DRAIN_READS: usize = 16;
@@ -121,6 +125,9 @@ pub(crate) struct State<IO> {
     /// yet (at most [`MAX_SLICES`]): the head of that queue, being written.
     writing: VecDeque<Bytes>,
     needs_flush: bool,
+    /// The socket was split: its sender does not read, so its `send` cannot
+    /// leave the write to the next read (see [`State::defers_flush`]).
+    split: bool,
     shutdown: Shutdown,
     /// Once the driver is closed with bytes still to write: when to give up on a
     /// peer that does not read them. The driver's timers end the connection;
@@ -176,6 +183,7 @@ where
             transport: Transport::Open,
             writing: VecDeque::new(),
             needs_flush: false,
+            split: false,
             shutdown: Shutdown::No,
             write_deadline: None,
             sleep: None,
@@ -313,7 +321,7 @@ where
                 if let Transport::Done(Some(error)) = &s.transport {
                     return Poll::Ready(Err(error.clone()));
                 }
-                if s.output_done() {
+                if s.output_done() || s.defers_flush() {
                     return Poll::Ready(Ok(()));
                 }
             }
@@ -474,6 +482,11 @@ impl<IO> Shared<IO> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The socket was split into halves (`true`) or put back together.
+    pub(crate) fn set_split(&self, split: bool) {
+        self.lock().split = split;
+    }
+
     /// Wakes every task waiting on the socket, in either direction.
     pub(crate) fn wake_all(&self) {
         self.ctx.readers.wake_all();
@@ -617,6 +630,21 @@ where
             }
             _ => {}
         }
+    }
+
+    /// Whether a `send` on the unsplit socket may return with its message
+    /// queued but not written: the driver already holds the next event, so the
+    /// caller's next `recv` returns at once, and the replies to every frame of
+    /// one read leave together, in one write, when the reader finds nothing
+    /// more decoded (before it reads again), or when a `send` finds no next
+    /// event. Bounded by [`MAX_DEFERRED`] and the write buffer; `flush`,
+    /// `close`, a ping and dropping the socket write at once. A lone message
+    /// (nothing behind it) is written by its `send` as before.
+    fn defers_flush(&mut self) -> bool {
+        !self.split
+            && matches!(self.transport, Transport::Open | Transport::ReadClosed)
+            && self.queued() <= MAX_DEFERRED.min(self.write_buffer_size)
+            && self.driver.peek_event().is_some()
     }
 
     /// Whether an event waits that nobody took, with the driver holding as much

@@ -883,7 +883,7 @@ impl Driver {
     /// (which may queue bytes to write: a pong, a close frame), so call
     /// [`poll_transmit`](Driver::poll_transmit) after it.
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
+        if self.events.is_empty() && self.may_decode() {
             self.process_input();
         }
         self.events.pop_front()
@@ -893,10 +893,18 @@ impl Driver {
     /// close that comes next while leaving a message for its application. Decodes
     /// as [`poll_event`](Driver::poll_event) does.
     pub fn peek_event(&mut self) -> Option<&Event> {
-        if self.events.is_empty() {
+        if self.events.is_empty() && self.may_decode() {
             self.process_input();
         }
         self.events.front()
+    }
+
+    /// Whether decoding could produce an event: not with no input and no end of
+    /// stream to report (every decoder needs a byte to make progress; a frame
+    /// without payload completes with its header). Asked on every poll for an
+    /// event, so an I/O layer's "anything more?" costs nothing when drained.
+    fn may_decode(&self) -> bool {
+        !self.input.is_empty() || self.eof
     }
 
     /// When [`handle_timeout`](Driver::handle_timeout) should next be called, if a

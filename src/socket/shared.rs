@@ -47,6 +47,7 @@ use crate::protocol::{
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::MaybeUninit;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -65,6 +66,10 @@ const MAX_READ: usize = 64 << 10;
 /// request-response exchange of small messages does not zero kilobytes per
 /// message. It doubles while reads fill it, up to the driver's 8 KiB.
 const MIN_READ: usize = 1 << 10;
+
+/// The most a read onto the stack takes (see [`State::poll_read_stack`]): the
+/// stack memory is not initialized, so its size costs nothing.
+const STACK_READ: usize = 4 << 10;
 
 /// Chunks taken from the driver per vectored write.
 const MAX_SLICES: usize = 16;
@@ -889,10 +894,14 @@ where
         }
     }
 
-    /// One read from the transport, in place into the driver's input.
+    /// One read from the transport, in place into the driver's input, or,
+    /// while the driver holds no input buffer, onto the stack first.
     fn poll_read(&mut self, ctx: &Ctx) {
         let mut cx = Context::from_waker(&ctx.read_waker);
         let between_frames = self.driver.read_hint() == 0;
+        if between_frames && self.driver.input_capacity() == 0 {
+            return self.poll_read_stack(ctx);
+        }
         let max = if between_frames {
             self.read_size
         } else {
@@ -918,6 +927,43 @@ where
                         self.read_size = (self.read_size * 2).min(MAX_READ);
                     }
                     self.driver.commit(n, now().into_std());
+                }
+            },
+            Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),
+        }
+        self.bump();
+    }
+}
+
+impl<IO> State<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// A read while the driver holds no input buffer (the transport went quiet
+    /// after the last one): into uninitialized stack memory, so that the read
+    /// that finds nothing (most of them, for request-response traffic) costs no
+    /// buffer, and one that brings a message costs the driver an allocation of
+    /// its size, not a zeroed chunk it then releases.
+    fn poll_read_stack(&mut self, ctx: &Ctx) {
+        let mut cx = Context::from_waker(&ctx.read_waker);
+        let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut buf = ReadBuf::uninit(&mut stack);
+        match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
+            Poll::Pending => {
+                self.read_size = MIN_READ;
+                return;
+            }
+            Poll::Ready(Ok(())) => match buf.filled() {
+                [] => {
+                    self.transport = Transport::ReadClosed;
+                    self.driver.receive_eof(now().into_std());
+                }
+                data => {
+                    if data.len() == STACK_READ {
+                        // A flood: the next reads go in place, and grow.
+                        self.read_size = (STACK_READ * 2).min(MAX_READ);
+                    }
+                    self.driver.receive(data, now().into_std());
                 }
             },
             Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),

@@ -253,3 +253,59 @@ async fn a_split_sender_writes_at_once() {
     ws.send(second).await.unwrap();
     assert_eq!(writes(&counts), 1, "writes after the reunited send");
 }
+
+#[tokio::test]
+async fn only_the_first_send_after_a_recv_waits() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    peer.write_all(&[a, b].concat()).await.unwrap();
+    let first = ws.recv().await.unwrap().unwrap();
+    ws.send(first.clone()).await.unwrap();
+    assert_eq!(writes(&counts), 0, "writes after the reply");
+    // A socket that sends without reading (the second message stays unread)
+    // writes: a second send without a recv between does not wait.
+    ws.send(first).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes after the second send");
+    let mut out = vec![0u8; 2 * a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, [&a_echo[..], &a_echo[..]].concat());
+}
+
+#[tokio::test]
+async fn a_send_that_follows_no_recv_is_written() {
+    // The client's opening leaves an event queued that no `recv` took yet.
+    let (ours, mut peer) = tokio::io::duplex(64 << 10);
+    let counts = Arc::new(Counts::default());
+    let io = Counted {
+        io: ours,
+        counts: counts.clone(),
+    };
+    let connect = WebSocket::connect(io, "ws://x/", Config::default());
+    let answer = async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(peer.read_u8().await.unwrap());
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap()
+            .to_owned();
+        let accept = websocket_protocol::protocol::accept_key(key.trim().as_bytes());
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        // A message right behind the response: it arrives with it.
+        let mut wire = response.into_bytes();
+        wire.extend_from_slice(&[0x82, 1, 7]);
+        peer.write_all(&wire).await.unwrap();
+    };
+    let (ws, ()) = tokio::join!(connect, answer);
+    let mut ws = ws.unwrap();
+    counts.writes.store(0, Ordering::SeqCst);
+    ws.send(Message::binary(vec![1u8])).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes");
+}

@@ -19,8 +19,9 @@ macro_rules! sending_methods {
             /// To queue several messages and write them together, use `feed` and
             /// `flush`, or the `Sink` impl (`send_all`).
             ///
-            /// On an unsplit socket, when the next message has already arrived
-            /// (the peer pipelines), `send` returns once the message is queued:
+            /// On an unsplit socket, the first `send` after `recv` returned a
+            /// message, when the next message has already arrived (the peer
+            /// pipelines), returns once the message is queued:
             /// the replies to all the messages of one read then leave in one
             /// write, when `recv` finds nothing more to return (before it waits
             /// for input) or when a `send` finds no message behind it. Call

@@ -105,13 +105,14 @@
 //!
 //! When one read brings several messages (a peer that does not wait for each
 //! answer), an echo loop's replies leave in one write rather than one each:
-//! on an unsplit socket, a [`send`](WebSocket::send) made while the next
-//! message has already arrived queues its message and returns without writing.
+//! on an unsplit socket, the first [`send`](WebSocket::send) after `recv`
+//! returned a message, made while the next message has already arrived, queues
+//! its message and returns without writing.
 //! What is queued is written, all at once:
 //!
 //! - by the `recv` that finds no further message decoded, before it waits for
 //!   input, or by the first `send` that finds no message behind it (the last
-//!   reply to a read);
+//!   reply to a read), or by a second `send` without a `recv` between;
 //! - by [`flush`](WebSocket::flush), [`close`](WebSocket::close), a
 //!   [`ping`](WebSocket::ping), a `Sink` flush, or dropping the socket;
 //! - by any `send` once 64 KiB (or the write buffer size, if smaller) waits.

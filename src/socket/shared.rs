@@ -133,6 +133,9 @@ pub(crate) struct State<IO> {
     /// The socket was split: its sender does not read, so its `send` cannot
     /// leave the write to the next read (see [`State::defers_flush`]).
     split: bool,
+    /// The reader was just handed a message: the next `send` is its reply,
+    /// and may leave the write to the next read (see [`State::defers_flush`]).
+    replying: bool,
     shutdown: Shutdown,
     /// Once the driver is closed with bytes still to write: when to give up on a
     /// peer that does not read them. The driver's timers end the connection;
@@ -189,6 +192,7 @@ where
             writing: VecDeque::new(),
             needs_flush: false,
             split: false,
+            replying: false,
             shutdown: Shutdown::No,
             write_deadline: None,
             sleep: None,
@@ -245,6 +249,7 @@ where
                         // Whoever stopped reading at the bound may read again.
                         s.wake_readers = true;
                     }
+                    s.replying = true;
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Some(Event::Error(error)) => {
@@ -289,12 +294,16 @@ where
     }
 
     pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
-        self.with_state(|s, _| s.command(|d, _| d.send(message)))
+        self.with_state(|s, _| {
+            s.replying = false;
+            s.command(|d, _| d.send(message))
+        })
     }
 
     /// Writes and flushes everything queued.
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
+            s.replying = false;
             if let Transport::Done(Some(error)) = &s.transport {
                 return Poll::Ready(Err(error.clone()));
             }
@@ -638,15 +647,19 @@ where
     }
 
     /// Whether a `send` on the unsplit socket may return with its message
-    /// queued but not written: the driver already holds the next event, so the
-    /// caller's next `recv` returns at once, and the replies to every frame of
+    /// queued but not written: it is the first since the reader took a
+    /// message, and the driver already holds the next event, so the caller's
+    /// next `recv` returns at once, and the replies to every frame of
     /// one read leave together, in one write, when the reader finds nothing
     /// more decoded (before it reads again), or when a `send` finds no next
     /// event. Bounded by [`MAX_DEFERRED`] and the write buffer; `flush`,
     /// `close`, a ping and dropping the socket write at once. A lone message
     /// (nothing behind it) is written by its `send` as before.
     fn defers_flush(&mut self) -> bool {
-        !self.split
+        // Only the first send after a message was taken: a socket that sends
+        // without reading (messages piling up unread) writes every send.
+        std::mem::take(&mut self.replying)
+            && !self.split
             && matches!(self.transport, Transport::Open | Transport::ReadClosed)
             && self.queued() <= MAX_DEFERRED.min(self.write_buffer_size)
             && self.driver.peek_event().is_some()

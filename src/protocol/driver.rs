@@ -15,6 +15,7 @@ use super::utf8::Utf8Bytes;
 use super::version::{Role, Version};
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::time::Instant;
 
 /// The payload of the pings [`Options::keepalive`] sends.
@@ -622,6 +623,36 @@ impl Driver {
     /// it was handed out.
     pub fn commit(&mut self, n: usize, now: Instant) {
         self.input.commit(n);
+        self.committed(n, now);
+    }
+
+    /// [`input_chunk`](Driver::input_chunk) without the zeroing, for the
+    /// crate's socket, whose reads track what they initialize (tokio's
+    /// `ReadBuf::uninit`): a 16 MiB frame is read with no 16 MiB memset first.
+    /// Commit with [`commit_init`](Driver::commit_init).
+    pub(crate) fn input_spare(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
+        let hint = self.read_hint();
+        let want = hint.max(SMALL_INPUT).min(max);
+        let limit = match hint {
+            0 => self.input_limit(),
+            hint => self.input.len() + hint,
+        };
+        self.input.spare(want, limit)
+    }
+
+    /// [`commit`](Driver::commit) for [`input_spare`](Driver::input_spare).
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes of the last `input_spare` slice were initialized,
+    /// and no other call on the driver came in between.
+    pub(crate) unsafe fn commit_init(&mut self, n: usize, now: Instant) {
+        // SAFETY: the caller's.
+        unsafe { self.input.commit_init(n) };
+        self.committed(n, now);
+    }
+
+    fn committed(&mut self, n: usize, now: Instant) {
         self.tick(now);
         if n > 0 {
             self.last_seen = Some(now);

@@ -920,15 +920,23 @@ where
         } else {
             MAX_READ
         };
-        let chunk = self.driver.input_chunk(max);
-        let asked = chunk.len();
-        let mut buf = ReadBuf::new(chunk);
+        // Not zeroed: `ReadBuf` keeps track of what the read initialized.
+        let spare = self.driver.input_spare(max);
+        let asked = spare.len();
+        let start = spare.as_ptr().cast::<u8>();
+        let mut buf = ReadBuf::uninit(spare);
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Pending => {
                 // Quiet: an idle socket holds no read buffer.
                 self.driver.shrink_input();
                 self.read_size = MIN_READ;
                 return;
+            }
+            // A reader may put a `ReadBuf` of its own in place of ours (safe
+            // code can): what it filled is then not in the driver's memory.
+            Poll::Ready(Ok(())) if !buf.filled().is_empty() && buf.filled().as_ptr() != start => {
+                let error = io::Error::other("the transport's read replaced its buffer");
+                self.fail_transport(ctx, error, true);
             }
             Poll::Ready(Ok(())) => match buf.filled().len() {
                 0 => {
@@ -939,7 +947,11 @@ where
                     if between_frames && n == asked {
                         self.read_size = (self.read_size * 2).min(MAX_READ);
                     }
-                    self.driver.commit(n, now().into_std());
+                    // SAFETY: the `n` bytes `buf` filled start at `start` (checked
+                    // above), the start of the slice `input_spare` handed out, and
+                    // `ReadBuf` guarantees its filled part is initialized. Nothing
+                    // called the driver in between.
+                    unsafe { self.driver.commit_init(n, now().into_std()) };
                 }
             },
             Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),

@@ -178,14 +178,21 @@ async fn a_lone_message_is_written_by_its_send() {
     assert_eq!(out, expected);
 }
 
-#[tokio::test]
-async fn a_reply_waits_for_the_next_message_only_until_the_reader_waits() {
+/// Our server after two pipelined messages came in one read: the first was
+/// taken and echoed, the second waits. Returns the first's echo bytes.
+async fn replied_with_one_waiting() -> (WebSocket<Counted>, DuplexStream, Arc<Counts>, Vec<u8>) {
     let (mut ws, mut peer, counts) = server().await;
     let (a, a_echo) = binary_pair(1);
     let (b, _) = binary_pair(2);
     peer.write_all(&[a, b].concat()).await.unwrap();
     let first = ws.recv().await.unwrap().unwrap();
     ws.send(first).await.unwrap();
+    (ws, peer, counts, a_echo)
+}
+
+#[tokio::test]
+async fn a_reply_waits_for_the_next_message_only_until_the_reader_waits() {
+    let (mut ws, mut peer, counts, a_echo) = replied_with_one_waiting().await;
     // The next message is here: the reply waits for it.
     assert_eq!(writes(&counts), 0, "writes after the first send");
     let second = ws.recv().await.unwrap().unwrap();
@@ -203,12 +210,7 @@ async fn a_reply_waits_for_the_next_message_only_until_the_reader_waits() {
 
 #[tokio::test]
 async fn flush_writes_a_deferred_reply() {
-    let (mut ws, mut peer, counts) = server().await;
-    let (a, a_echo) = binary_pair(1);
-    let (b, _) = binary_pair(2);
-    peer.write_all(&[a, b].concat()).await.unwrap();
-    let first = ws.recv().await.unwrap().unwrap();
-    ws.send(first).await.unwrap();
+    let (mut ws, mut peer, counts, a_echo) = replied_with_one_waiting().await;
     assert_eq!(writes(&counts), 0, "writes after send");
     ws.flush().await.unwrap();
     assert_eq!(writes(&counts), 1, "writes after flush");
@@ -219,12 +221,7 @@ async fn flush_writes_a_deferred_reply() {
 
 #[tokio::test]
 async fn a_deferred_reply_is_written_when_the_socket_is_dropped() {
-    let (mut ws, mut peer, _counts) = server().await;
-    let (a, a_echo) = binary_pair(1);
-    let (b, _) = binary_pair(2);
-    peer.write_all(&[a, b].concat()).await.unwrap();
-    let first = ws.recv().await.unwrap().unwrap();
-    ws.send(first).await.unwrap();
+    let (ws, mut peer, _counts, a_echo) = replied_with_one_waiting().await;
     drop(ws);
     let mut out = Vec::new();
     peer.read_to_end(&mut out).await.unwrap();
@@ -256,16 +253,11 @@ async fn a_split_sender_writes_at_once() {
 
 #[tokio::test]
 async fn only_the_first_send_after_a_recv_waits() {
-    let (mut ws, mut peer, counts) = server().await;
-    let (a, a_echo) = binary_pair(1);
-    let (b, _) = binary_pair(2);
-    peer.write_all(&[a, b].concat()).await.unwrap();
-    let first = ws.recv().await.unwrap().unwrap();
-    ws.send(first.clone()).await.unwrap();
+    let (mut ws, mut peer, counts, a_echo) = replied_with_one_waiting().await;
     assert_eq!(writes(&counts), 0, "writes after the reply");
     // A socket that sends without reading (the second message stays unread)
     // writes: a second send without a recv between does not wait.
-    ws.send(first).await.unwrap();
+    ws.send(Message::binary(vec![1u8; 16])).await.unwrap();
     assert_eq!(writes(&counts), 1, "writes after the second send");
     let mut out = vec![0u8; 2 * a_echo.len()];
     peer.read_exact(&mut out).await.unwrap();

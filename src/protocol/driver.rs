@@ -605,13 +605,20 @@ impl Driver {
     /// handed out, not on every call), so it is a plain `&mut [u8]`: a reader
     /// needs no zero-filling (e.g. `tokio::io::ReadBuf::new(chunk)`).
     pub fn input_chunk(&mut self, max: usize) -> &mut [u8] {
+        let (want, limit) = self.read_size(max);
+        self.input.chunk(want, limit)
+    }
+
+    /// How much the next read takes (at most `max`), and the most the input
+    /// buffer will hold for it (see [`reserve_within`](super::buffer)).
+    fn read_size(&self, max: usize) -> (usize, usize) {
         let hint = self.read_hint();
         let want = hint.max(SMALL_INPUT).min(max);
         let limit = match hint {
             0 => self.input_limit(),
             hint => self.input.len() + hint,
         };
-        self.input.chunk(want, limit)
+        (want, limit)
     }
 
     /// Adds the first `n` bytes of the last [`input_chunk`](Driver::input_chunk),
@@ -631,12 +638,7 @@ impl Driver {
     /// `ReadBuf::uninit`): a 16 MiB frame is read with no 16 MiB memset first.
     /// Commit with [`commit_init`](Driver::commit_init).
     pub(crate) fn input_spare(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
-        let hint = self.read_hint();
-        let want = hint.max(SMALL_INPUT).min(max);
-        let limit = match hint {
-            0 => self.input_limit(),
-            hint => self.input.len() + hint,
-        };
+        let (want, limit) = self.read_size(max);
         self.input.spare(want, limit)
     }
 

@@ -57,8 +57,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// The most one read asks the transport for while a frame's payload is read
-/// (the driver sizes its buffer for the whole frame).
-const MAX_READ: usize = 64 << 10;
+/// (the driver sizes its buffer for the whole frame, and the memory is not
+/// zeroed first, so asking for more costs nothing): a large frame takes few
+/// reads, each as much as the kernel holds.
+const MAX_READ: usize = 1 << 20;
 
 /// What a read between frames asks for after the transport went quiet. The
 /// driver's input is released then (an idle socket holds no read buffer), and

@@ -41,7 +41,11 @@ impl Output {
     /// `Bytes` with no allocation of its own (see [`Output::pop`]); behind queued
     /// bytes, as `reserve` grows (doubling), for bursts.
     pub(crate) fn reserve_frame(&mut self, header: usize, payload: usize) {
-        let copied = if payload < ZERO_COPY_THRESHOLD { payload } else { 0 };
+        let copied = if payload < ZERO_COPY_THRESHOLD {
+            payload
+        } else {
+            0
+        };
         let additional = header + copied;
         if self.packed.capacity() - self.packed.len() >= additional {
             return;

@@ -128,8 +128,10 @@
 //!
 //! # Memory
 //!
-//! An idle socket holds no read buffer: reads go in place into the driver's
-//! input (8 KiB between frames, the frame's size for a large one), which is
+//! An idle socket holds no read buffer: a read while the driver holds none
+//! goes onto the stack (4 KiB) and the driver keeps only what it brought;
+//! further reads go in place into the driver's input (8 KiB between frames,
+//! the frame's size for a large one, read up to 1 MiB at a time), which is
 //! released when the transport has nothing more to read. What is read and not
 //! taken is bounded by [`Config::message_buffer_size`], what is queued for
 //! writing by [`Config::write_buffer_size`].

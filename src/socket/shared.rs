@@ -47,8 +47,8 @@ use crate::protocol::{
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::mem::MaybeUninit;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};

@@ -702,6 +702,7 @@ fn main() {
         .unwrap_or(2.0);
     let mut only: Option<Vec<String>> = None;
     let mut idle_sockets = None;
+    let mut servers_only: Option<Vec<Server>> = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--serve" => return serve_child(&args.next().expect("--serve NAME")),
@@ -712,6 +713,17 @@ fn main() {
                         .expect("--rows a,b")
                         .split(',')
                         .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            // Only these servers (their names with `-` for spaces): for a
+            // profiler run (e.g. callgrind on one server).
+            "--servers" => {
+                servers_only = Some(
+                    args.next()
+                        .expect("--servers a,b")
+                        .split(',')
+                        .map(Server::from_name)
                         .collect(),
                 )
             }
@@ -739,7 +751,13 @@ fn main() {
                 .is_none_or(|o| o.iter().any(|w| r.name.contains(w.as_str())))
         })
         .collect();
-    let servers: Vec<Running> = SERVERS.into_iter().map(Running::start).collect();
+    // The tables need every server; a subset is reported by the lines above.
+    let tables = servers_only.is_none();
+    let servers: Vec<Running> = servers_only
+        .unwrap_or(SERVERS.to_vec())
+        .into_iter()
+        .map(Running::start)
+        .collect();
     let cells: Vec<Vec<Cell>> = rt.block_on(async {
         let mut all = Vec::new();
         for row in &rows {
@@ -761,5 +779,7 @@ fn main() {
         }
         all
     });
-    print_tables(&rows, &cells);
+    if tables {
+        print_tables(&rows, &cells);
+    }
 }

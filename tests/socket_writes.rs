@@ -138,3 +138,166 @@ async fn messages_fed_together_leave_together() {
     assert_eq!(counts.writes.load(Ordering::SeqCst), 1, "writes");
     assert_eq!(counts.flushes.load(Ordering::SeqCst), 1, "flushes");
 }
+
+/// A masked binary frame from the peer and our unmasked echo of it.
+fn binary_pair(i: u8) -> (Vec<u8>, Vec<u8>) {
+    let payload = [i; 16];
+    (masked(0x82, &payload), [&[0x82, 16][..], &payload].concat())
+}
+
+fn writes(counts: &Counts) -> usize {
+    counts.writes.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn the_echoes_of_pipelined_messages_leave_in_one_write() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (wire, expected): (Vec<_>, Vec<_>) = (0..16).map(binary_pair).unzip();
+    peer.write_all(&wire.concat()).await.unwrap();
+    for _ in 0..16 {
+        let message = ws.recv().await.unwrap().unwrap();
+        ws.send(message).await.unwrap();
+    }
+    let mut out = vec![0u8; 16 * 18];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, expected.concat());
+    // The last `send` found no next message: it wrote all 16 echoes.
+    assert_eq!(writes(&counts), 1, "writes");
+}
+
+#[tokio::test]
+async fn a_lone_message_is_written_by_its_send() {
+    let (mut ws, mut peer, counts) = server().await;
+    let (wire, expected) = binary_pair(1);
+    peer.write_all(&wire).await.unwrap();
+    let message = ws.recv().await.unwrap().unwrap();
+    ws.send(message).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes");
+    let mut out = vec![0u8; expected.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, expected);
+}
+
+/// Our server after two pipelined messages came in one read: the first was
+/// taken and echoed, the second waits. Returns the first's echo bytes.
+async fn replied_with_one_waiting() -> (WebSocket<Counted>, DuplexStream, Arc<Counts>, Vec<u8>) {
+    let (mut ws, mut peer, counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    peer.write_all(&[a, b].concat()).await.unwrap();
+    let first = ws.recv().await.unwrap().unwrap();
+    ws.send(first).await.unwrap();
+    (ws, peer, counts, a_echo)
+}
+
+#[tokio::test]
+async fn a_reply_waits_for_the_next_message_only_until_the_reader_waits() {
+    let (mut ws, mut peer, counts, a_echo) = replied_with_one_waiting().await;
+    // The next message is here: the reply waits for it.
+    assert_eq!(writes(&counts), 0, "writes after the first send");
+    let second = ws.recv().await.unwrap().unwrap();
+    assert_eq!(second, Message::binary(vec![2u8; 16]));
+    assert_eq!(writes(&counts), 0, "writes after the second recv");
+    // Not answered: the reader that finds nothing more writes the reply
+    // before it waits for input.
+    use futures::FutureExt;
+    assert!(ws.recv().now_or_never().is_none(), "nothing more to read");
+    assert_eq!(writes(&counts), 1, "writes once the reader waits");
+    let mut out = vec![0u8; a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, a_echo);
+}
+
+#[tokio::test]
+async fn flush_writes_a_deferred_reply() {
+    let (mut ws, mut peer, counts, a_echo) = replied_with_one_waiting().await;
+    assert_eq!(writes(&counts), 0, "writes after send");
+    ws.flush().await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes after flush");
+    let mut out = vec![0u8; a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, a_echo);
+}
+
+#[tokio::test]
+async fn a_deferred_reply_is_written_when_the_socket_is_dropped() {
+    let (ws, mut peer, _counts, a_echo) = replied_with_one_waiting().await;
+    drop(ws);
+    let mut out = Vec::new();
+    peer.read_to_end(&mut out).await.unwrap();
+    // The reply, then the close frame (1001) of the drop.
+    assert_eq!(out, [&a_echo[..], b"\x88\x02\x03\xe9"].concat());
+}
+
+#[tokio::test]
+async fn a_split_sender_writes_at_once() {
+    let (ws, mut peer, counts) = server().await;
+    let (a, a_echo) = binary_pair(1);
+    let (b, _) = binary_pair(2);
+    let (c, _) = binary_pair(3);
+    peer.write_all(&[a, b, c].concat()).await.unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let first = rx.recv().await.unwrap().unwrap();
+    // The receiver may be in another task, at its own pace: no deferral.
+    tx.send(first).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes");
+    let mut out = vec![0u8; a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, a_echo);
+    // Put back together, the socket defers again.
+    let mut ws = tx.reunite(rx).unwrap();
+    let second = ws.recv().await.unwrap().unwrap();
+    ws.send(second).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes after the reunited send");
+}
+
+#[tokio::test]
+async fn only_the_first_send_after_a_recv_waits() {
+    let (mut ws, mut peer, counts, a_echo) = replied_with_one_waiting().await;
+    assert_eq!(writes(&counts), 0, "writes after the reply");
+    // A socket that sends without reading (the second message stays unread)
+    // writes: a second send without a recv between does not wait.
+    ws.send(Message::binary(vec![1u8; 16])).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes after the second send");
+    let mut out = vec![0u8; 2 * a_echo.len()];
+    peer.read_exact(&mut out).await.unwrap();
+    assert_eq!(out, [&a_echo[..], &a_echo[..]].concat());
+}
+
+#[tokio::test]
+async fn a_send_that_follows_no_recv_is_written() {
+    // The client's opening leaves an event queued that no `recv` took yet.
+    let (ours, mut peer) = tokio::io::duplex(64 << 10);
+    let counts = Arc::new(Counts::default());
+    let io = Counted {
+        io: ours,
+        counts: counts.clone(),
+    };
+    let connect = WebSocket::connect(io, "ws://x/", Config::default());
+    let answer = async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(peer.read_u8().await.unwrap());
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap()
+            .to_owned();
+        let accept = websocket_protocol::protocol::accept_key(key.trim().as_bytes());
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        // A message right behind the response: it arrives with it.
+        let mut wire = response.into_bytes();
+        wire.extend_from_slice(&[0x82, 1, 7]);
+        peer.write_all(&wire).await.unwrap();
+    };
+    let (ws, ()) = tokio::join!(connect, answer);
+    let mut ws = ws.unwrap();
+    counts.writes.store(0, Ordering::SeqCst);
+    ws.send(Message::binary(vec![1u8])).await.unwrap();
+    assert_eq!(writes(&counts), 1, "writes");
+}

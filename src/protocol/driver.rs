@@ -16,6 +16,7 @@ use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::{Role, Version};
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::time::Instant;
 
 /// The payload of the pings [`Options::keepalive`] sends.
@@ -636,13 +637,20 @@ impl Driver {
     /// handed out, not on every call), so it is a plain `&mut [u8]`: a reader
     /// needs no zero-filling (e.g. `tokio::io::ReadBuf::new(chunk)`).
     pub fn input_chunk(&mut self, max: usize) -> &mut [u8] {
+        let (want, limit) = self.read_size(max);
+        self.input.chunk(want, limit)
+    }
+
+    /// How much the next read takes (at most `max`), and the most the input
+    /// buffer will hold for it (see [`reserve_within`](super::buffer)).
+    fn read_size(&self, max: usize) -> (usize, usize) {
         let hint = self.read_hint();
         let want = hint.max(SMALL_INPUT).min(max);
         let limit = match hint {
             0 => self.input_limit(),
             hint => self.input.len() + hint,
         };
-        self.input.chunk(want, limit)
+        (want, limit)
     }
 
     /// Adds the first `n` bytes of the last [`input_chunk`](Driver::input_chunk),
@@ -654,6 +662,31 @@ impl Driver {
     /// it was handed out.
     pub fn commit(&mut self, n: usize, now: Instant) {
         self.input.commit(n);
+        self.committed(n, now);
+    }
+
+    /// [`input_chunk`](Driver::input_chunk) without the zeroing, for the
+    /// crate's socket, whose reads track what they initialize (tokio's
+    /// `ReadBuf::uninit`): a 16 MiB frame is read with no 16 MiB memset first.
+    /// Commit with [`commit_init`](Driver::commit_init).
+    pub(crate) fn input_spare(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
+        let (want, limit) = self.read_size(max);
+        self.input.spare(want, limit)
+    }
+
+    /// [`commit`](Driver::commit) for [`input_spare`](Driver::input_spare).
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes of the last `input_spare` slice were initialized,
+    /// and no other call on the driver came in between.
+    pub(crate) unsafe fn commit_init(&mut self, n: usize, now: Instant) {
+        // SAFETY: the caller's.
+        unsafe { self.input.commit_init(n) };
+        self.committed(n, now);
+    }
+
+    fn committed(&mut self, n: usize, now: Instant) {
         self.tick(now);
         if n > 0 {
             self.last_seen = Some(now);
@@ -916,7 +949,7 @@ impl Driver {
     /// (which may queue bytes to write: a pong, a close frame), so call
     /// [`poll_transmit`](Driver::poll_transmit) after it.
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() {
+        if self.events.is_empty() && self.may_decode() {
             self.process_input();
         }
         self.events.pop_front()
@@ -926,10 +959,18 @@ impl Driver {
     /// close that comes next while leaving a message for its application. Decodes
     /// as [`poll_event`](Driver::poll_event) does.
     pub fn peek_event(&mut self) -> Option<&Event> {
-        if self.events.is_empty() {
+        if self.events.is_empty() && self.may_decode() {
             self.process_input();
         }
         self.events.front()
+    }
+
+    /// Whether decoding could produce an event: not with no input and no end of
+    /// stream to report (every decoder needs a byte to make progress; a frame
+    /// without payload completes with its header). Asked on every poll for an
+    /// event, so an I/O layer's "anything more?" costs nothing when drained.
+    fn may_decode(&self) -> bool {
+        !self.input.is_empty() || self.eof
     }
 
     /// When [`handle_timeout`](Driver::handle_timeout) should next be called, if a

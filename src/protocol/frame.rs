@@ -118,6 +118,16 @@ pub(crate) const RSV1: u8 = 0x4;
 
 /// Appends a header for a final frame to `out`; `rsv` holds RSV1..RSV3 as the
 /// low three bits.
+/// The size of the header [`write_header`] writes for a payload of `len`.
+pub(crate) fn header_len(len: usize, masked: bool) -> usize {
+    let len_bytes = match len {
+        0..126 => 0,
+        126..=0xffff => 2,
+        _ => 8,
+    };
+    2 + len_bytes + if masked { 4 } else { 0 }
+}
+
 pub(crate) fn write_header(
     out: &mut BytesMut,
     opcode: OpCode,
@@ -158,6 +168,17 @@ pub(crate) fn write_fragment_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_len_is_what_write_header_writes() {
+        for len in [0usize, 125, 126, 65535, 65536, 1 << 40] {
+            for mask in [None, Some([1, 2, 3, 4])] {
+                let mut out = BytesMut::new();
+                write_header(&mut out, OpCode::Binary, 0, mask, len);
+                assert_eq!(out.len(), header_len(len, mask.is_some()), "{len} {mask:?}");
+            }
+        }
+    }
 
     #[test]
     fn lengths_round_trip_in_all_three_encodings() {

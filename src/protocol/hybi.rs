@@ -3,8 +3,9 @@
 //! The decoder works in place on the driver's input buffer: it unmasks and
 //! validates payload bytes as they arrive, so an invalid text frame fails before
 //! it is complete, and hands out each complete frame's payload as a `Bytes` split
-//! off the buffer, without a copy. Only fragmented messages are copied, once, into
-//! the buffer that joins them. A message transformed by a negotiated extension
+//! off the buffer, without a copy (a payload of up to 4 KiB that ends the input is
+//! copied into a `Bytes` of its own, which costs less than sharing the buffer). Otherwise only
+//! fragmented messages are copied, once, into the buffer that joins them. A message transformed by a negotiated extension
 //! (permessage-deflate) is decoded once complete, within the message size limit,
 //! and validated then.
 
@@ -20,6 +21,10 @@ use super::rng::Randomness;
 use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::Role;
 use bytes::{Buf, Bytes, BytesMut};
+
+/// Payloads up to this size that end the input are copied out of the input
+/// buffer rather than split off it (see [`Decoder::decode`]).
+const COPY_UP_TO: usize = 4 << 10;
 
 /// A decoded unit: a whole message or a control frame.
 #[derive(Debug)]
@@ -126,7 +131,20 @@ impl Decoder {
                         return Ok(None);
                     }
                     self.read = Read::Header;
-                    let payload = input.split_to(len).freeze();
+                    let payload = if len <= COPY_UP_TO && len == input.len() {
+                        // A small payload that ends the input (one message per
+                        // read: request-response traffic) is copied out: a
+                        // `Bytes` of its own is one exact allocation, where
+                        // splitting would make the input buffer shared (an
+                        // allocation too) and keep it pinned while the message
+                        // lives. Frames with more input behind them are split
+                        // off: once shared, a split costs no allocation.
+                        let payload = Bytes::copy_from_slice(&input[..len]);
+                        input.advance(len);
+                        payload
+                    } else {
+                        input.split_to(len).freeze()
+                    };
                     if let Some(frame) = self.complete(header, payload)? {
                         return Ok(Some(frame));
                     }
@@ -296,6 +314,7 @@ fn encode_frame(
 ) {
     match role {
         Role::Server => {
+            out.reserve_frame(frame::header_len(payload.len(), false), payload.len());
             let before = out.buf().len();
             frame::write_fragment_header(out.buf(), fin, opcode, rsv, None, payload.len());
             let header_len = out.buf().len() - before;
@@ -306,7 +325,7 @@ fn encode_frame(
             let key: [u8; 4] = rng.bytes();
             let buf = out.buf();
             let before = buf.len();
-            buf.reserve(frame::MAX_HEADER + payload.len());
+            buf.reserve(frame::header_len(payload.len(), true) + payload.len());
             frame::write_fragment_header(buf, fin, opcode, rsv, Some(key), payload.len());
             let start = buf.len();
             buf.extend_from_slice(&payload);

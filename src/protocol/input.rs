@@ -11,6 +11,7 @@
 
 use super::buffer::reserve_within;
 use bytes::BytesMut;
+use std::mem::MaybeUninit;
 
 #[derive(Debug, Default)]
 pub(crate) struct Input {
@@ -107,6 +108,35 @@ impl Input {
         self.chunk = 0;
     }
 
+    /// The spare capacity for a read of up to `len` bytes, as it is: not
+    /// zeroed, for an I/O layer that tracks what it initializes (tokio's
+    /// `ReadBuf::uninit`), so that a large frame is read with no pass over its
+    /// memory before the read's own. `limit` shapes growth as in
+    /// [`reserve_within`]. Commit with [`commit_init`](Input::commit_init).
+    pub(crate) fn spare(&mut self, len: usize, limit: usize) -> &mut [MaybeUninit<u8>] {
+        self.reserve(len, limit);
+        self.chunk = 0;
+        let spare = self.buf.spare_capacity_mut();
+        let len = len.min(spare.len());
+        &mut spare[..len]
+    }
+
+    /// Adds the first `n` bytes of the last [`spare`](Input::spare) slice to
+    /// the data.
+    ///
+    /// # Safety
+    ///
+    /// Those `n` bytes were initialized, and nothing changed the input since
+    /// the slice was handed out.
+    pub(crate) unsafe fn commit_init(&mut self, n: usize) {
+        // SAFETY: the caller's: the `n` bytes after `len` are within the
+        // spare capacity the slice came from, and initialized.
+        unsafe { self.buf.set_len(self.buf.len() + n) };
+        // What was zeroed beyond them still is.
+        self.spare_init = self.spare_init.saturating_sub(n);
+        self.chunk = 0;
+    }
+
     /// Drops the data, keeping the allocation.
     pub(crate) fn clear(&mut self) {
         // The cleared bytes were initialized and now head the spare capacity.
@@ -136,6 +166,24 @@ mod tests {
         // The next chunk starts after the data; the rest was zeroed already.
         let chunk = input.chunk(13, usize::MAX);
         assert_eq!(chunk.len(), 13);
+        chunk[0] = b'd';
+        input.commit(1);
+        assert_eq!(&input.data()[..], b"abcd");
+    }
+
+    #[test]
+    fn spare_reads_commit_what_was_written() {
+        let mut input = Input::default();
+        let spare = input.spare(16, usize::MAX);
+        assert_eq!(spare.len(), 16);
+        for (slot, byte) in spare.iter_mut().zip(b"abc") {
+            slot.write(*byte);
+        }
+        // SAFETY: the first 3 bytes were written just above.
+        unsafe { input.commit_init(3) };
+        assert_eq!(&input.data()[..], b"abc");
+        // Zeroed chunks and spare reads mix.
+        let chunk = input.chunk(4, usize::MAX);
         chunk[0] = b'd';
         input.commit(1);
         assert_eq!(&input.data()[..], b"abcd");

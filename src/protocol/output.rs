@@ -35,6 +35,28 @@ impl Output {
         self.len += n;
     }
 
+    /// Makes room in [`Output::buf`] for a frame's header and, when it is to be
+    /// copied behind it, its payload: one allocation, not one per part. Into an
+    /// empty buffer exactly, so that a lone frame fills it and leaves as a
+    /// `Bytes` with no allocation of its own (see [`Output::pop`]); behind queued
+    /// bytes, as `reserve` grows (doubling), for bursts.
+    pub(crate) fn reserve_frame(&mut self, header: usize, payload: usize) {
+        let copied = if payload < ZERO_COPY_THRESHOLD {
+            payload
+        } else {
+            0
+        };
+        let additional = header + copied;
+        if self.packed.capacity() - self.packed.len() >= additional {
+            return;
+        }
+        if self.packed.is_empty() {
+            self.packed = BytesMut::with_capacity(additional);
+        } else {
+            self.packed.reserve(additional);
+        }
+    }
+
     /// Appends bytes, copying them.
     pub(crate) fn extend(&mut self, data: &[u8]) {
         self.packed.extend_from_slice(data);
@@ -83,7 +105,11 @@ impl Output {
                 self.popped += 1;
                 chunk
             }
-            None if !self.packed.is_empty() => self.packed.split().freeze(),
+            // The whole buffer, not a split of it: splitting makes it shared (an
+            // allocation), while a buffer that is exactly full freezes into a
+            // `Bytes` as it is. Its spare capacity would be let go by `shrink`
+            // anyway.
+            None if !self.packed.is_empty() => std::mem::take(&mut self.packed).freeze(),
             None => return None,
         };
         self.len -= next.len();

@@ -19,6 +19,15 @@ macro_rules! sending_methods {
             /// To queue several messages and write them together, use `feed` and
             /// `flush`, or the `Sink` impl (`send_all`).
             ///
+            /// On an unsplit socket, the first `send` after `recv` returned a
+            /// message, when the next message has already arrived (the peer
+            /// pipelines), returns once the message is queued:
+            /// the replies to all the messages of one read then leave in one
+            /// write, when `recv` finds nothing more to return (before it waits
+            /// for input) or when a `send` finds no message behind it. Call
+            /// `flush` if you do slow work between a `send` and the next `recv`
+            /// (see "Pipelined replies" in the [`socket`](crate::socket) docs).
+            ///
             /// # Cancel safety
             ///
             /// If cancelled while waiting for room, the message is not sent; once it

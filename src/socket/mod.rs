@@ -105,10 +105,37 @@
 //! after a message can wait for Nagle's algorithm and the peer's delayed
 //! acknowledgement (tens of milliseconds).
 //!
+//! # Pipelined replies
+//!
+//! When one read brings several messages (a peer that does not wait for each
+//! answer), an echo loop's replies leave in one write rather than one each:
+//! on an unsplit socket, the first [`send`](WebSocket::send) after `recv`
+//! returned a message, made while the next message has already arrived, queues
+//! its message and returns without writing.
+//! What is queued is written, all at once:
+//!
+//! - by the `recv` that finds no further message decoded, before it waits for
+//!   input, or by the first `send` that finds no message behind it (the last
+//!   reply to a read), or by a second `send` without a `recv` between;
+//! - by [`flush`](WebSocket::flush), [`close`](WebSocket::close), a
+//!   [`ping`](WebSocket::ping), a `Sink` flush, or dropping the socket;
+//! - by any `send` once 64 KiB (or the write buffer size, if smaller) waits.
+//!
+//! So a reply waits at most for the messages that had already arrived when it
+//! was sent, as long as the application keeps calling `recv`. One that does
+//! slow work between a `send` and its next `recv` while the peer pipelines
+//! should `flush` first: no background task writes for it. A lone message (no
+//! message behind it) is written by its `send`, so request-response latency is
+//! unchanged, and a split [`Sender`] always writes at once (its receiver keeps
+//! its own pace). A write that fails after `send` returned shows up in the
+//! next call (`recv` ends with the error).
+//!
 //! # Memory
 //!
-//! An idle socket holds no read buffer: reads go in place into the driver's
-//! input (8 KiB between frames, the frame's size for a large one), which is
+//! An idle socket holds no read buffer: a read while the driver holds none
+//! goes onto the stack (4 KiB) and the driver keeps only what it brought;
+//! further reads go in place into the driver's input (8 KiB between frames,
+//! the frame's size for a large one, read up to 1 MiB at a time), which is
 //! released when the transport has nothing more to read. What is read and not
 //! taken is bounded by [`Config::message_buffer_size`], what is queued for
 //! writing by [`Config::write_buffer_size`].

@@ -48,6 +48,7 @@ use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -56,8 +57,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// The most one read asks the transport for while a frame's payload is read
-/// (the driver sizes its buffer for the whole frame).
-const MAX_READ: usize = 64 << 10;
+/// (the driver sizes its buffer for the whole frame, and the memory is not
+/// zeroed first, so asking for more costs nothing): a large frame takes few
+/// reads, each as much as the kernel holds.
+const MAX_READ: usize = 1 << 20;
 
 /// What a read between frames asks for after the transport went quiet. The
 /// driver's input is released then (an idle socket holds no read buffer), and
@@ -66,8 +69,16 @@ const MAX_READ: usize = 64 << 10;
 /// message. It doubles while reads fill it, up to the driver's 8 KiB.
 const MIN_READ: usize = 1 << 10;
 
+/// The most a read onto the stack takes (see [`State::poll_read_stack`]): the
+/// stack memory is not initialized, so its size costs nothing.
+const STACK_READ: usize = 4 << 10;
+
 /// Chunks taken from the driver per vectored write.
 const MAX_SLICES: usize = 16;
+
+/// The most a `send` leaves unwritten because the next message is already
+/// here (see [`State::defers_flush`]): past it, the replies go out.
+const MAX_DEFERRED: usize = 64 << 10;
 
 /// After a write fails, the most reads that collect what the transport already
 /// holds (the peer's close frame may be in it).
@@ -123,6 +134,12 @@ pub(crate) struct State<IO> {
     /// yet (at most [`MAX_SLICES`]): the head of that queue, being written.
     writing: VecDeque<Bytes>,
     needs_flush: bool,
+    /// The socket was split: its sender does not read, so its `send` cannot
+    /// leave the write to the next read (see [`State::defers_flush`]).
+    split: bool,
+    /// The reader was just handed a message: the next `send` is its reply,
+    /// and may leave the write to the next read (see [`State::defers_flush`]).
+    replying: bool,
     shutdown: Shutdown,
     /// Once the driver is closed with bytes still to write: when to give up on a
     /// peer that does not read them. The driver's timers end the connection;
@@ -183,6 +200,8 @@ where
             // a queue would start with room for four, kept while idle.
             writing: VecDeque::with_capacity(1),
             needs_flush: false,
+            split: false,
+            replying: false,
             shutdown: Shutdown::No,
             write_deadline: None,
             sleep: None,
@@ -239,6 +258,7 @@ where
                         // Whoever stopped reading at the bound may read again.
                         s.wake_readers = true;
                     }
+                    s.replying = true;
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Some(Event::Error(error)) => {
@@ -283,12 +303,16 @@ where
     }
 
     pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
-        self.with_state(|s, _| s.command(|d, _| d.send(message)))
+        self.with_state(|s, _| {
+            s.replying = false;
+            s.command(|d, _| d.send(message))
+        })
     }
 
     /// Writes and flushes everything queued.
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.with(cx.waker(), |s, ctx, me| loop {
+            s.replying = false;
             if let Transport::Done(Some(error)) = &s.transport {
                 return Poll::Ready(Err(error.clone()));
             }
@@ -320,7 +344,7 @@ where
                 if let Transport::Done(Some(error)) = &s.transport {
                     return Poll::Ready(Err(error.clone()));
                 }
-                if s.output_done() {
+                if s.output_done() || s.defers_flush() {
                     return Poll::Ready(Ok(()));
                 }
             }
@@ -563,6 +587,11 @@ impl<IO> Shared<IO> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The socket was split into halves (`true`) or put back together.
+    pub(crate) fn set_split(&self, split: bool) {
+        self.lock().split = split;
+    }
+
     /// Wakes every task waiting on the socket, in either direction.
     pub(crate) fn wake_all(&self) {
         self.ctx.readers.wake_all();
@@ -706,6 +735,25 @@ where
             }
             _ => {}
         }
+    }
+
+    /// Whether a `send` on the unsplit socket may return with its message
+    /// queued but not written: it is the first since the reader took a
+    /// message, and the driver already holds the next event, so the caller's
+    /// next `recv` returns at once, and the replies to every frame of
+    /// one read leave together, in one write, when the reader finds nothing
+    /// more decoded (before it reads again), or when a `send` finds no next
+    /// event. Bounded by [`MAX_DEFERRED`] and the write buffer; `flush`,
+    /// `close`, a ping and dropping the socket write at once. A lone message
+    /// (nothing behind it) is written by its `send` as before.
+    fn defers_flush(&mut self) -> bool {
+        // Only the first send after a message was taken: a socket that sends
+        // without reading (messages piling up unread) writes every send.
+        std::mem::take(&mut self.replying)
+            && !self.split
+            && matches!(self.transport, Transport::Open | Transport::ReadClosed)
+            && self.queued() <= MAX_DEFERRED.min(self.write_buffer_size)
+            && self.driver.peek_event().is_some()
     }
 
     /// Whether an event waits that nobody took, with the driver holding as much
@@ -950,24 +998,36 @@ where
         }
     }
 
-    /// One read from the transport, in place into the driver's input.
+    /// One read from the transport, in place into the driver's input, or,
+    /// while the driver holds no input buffer, onto the stack first.
     fn poll_read(&mut self, ctx: &Ctx) {
         let mut cx = Context::from_waker(&ctx.read_waker);
         let between_frames = self.driver.read_hint() == 0;
+        if between_frames && self.driver.input_capacity() == 0 {
+            return self.poll_read_stack(ctx);
+        }
         let max = if between_frames {
             self.read_size
         } else {
             MAX_READ
         };
-        let chunk = self.driver.input_chunk(max);
-        let asked = chunk.len();
-        let mut buf = ReadBuf::new(chunk);
+        // Not zeroed: `ReadBuf` keeps track of what the read initialized.
+        let spare = self.driver.input_spare(max);
+        let asked = spare.len();
+        let start = spare.as_ptr().cast::<u8>();
+        let mut buf = ReadBuf::uninit(spare);
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Pending => {
                 // Quiet: an idle socket holds no read buffer.
                 self.driver.shrink_input();
                 self.read_size = MIN_READ;
                 return;
+            }
+            // A reader may put a `ReadBuf` of its own in place of ours (safe
+            // code can): what it filled is then not in the driver's memory.
+            Poll::Ready(Ok(())) if !buf.filled().is_empty() && buf.filled().as_ptr() != start => {
+                let error = io::Error::other("the transport's read replaced its buffer");
+                self.fail_transport(ctx, error, true);
             }
             Poll::Ready(Ok(())) => match buf.filled().len() {
                 0 => {
@@ -978,7 +1038,48 @@ where
                     if between_frames && n == asked {
                         self.read_size = (self.read_size * 2).min(MAX_READ);
                     }
-                    self.driver.commit(n, now().into_std());
+                    // SAFETY: the `n` bytes `buf` filled start at `start` (checked
+                    // above), the start of the slice `input_spare` handed out, and
+                    // `ReadBuf` guarantees its filled part is initialized. Nothing
+                    // called the driver in between.
+                    unsafe { self.driver.commit_init(n, now().into_std()) };
+                }
+            },
+            Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),
+        }
+        self.bump();
+    }
+}
+
+impl<IO> State<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// A read while the driver holds no input buffer (the transport went quiet
+    /// after the last one): into uninitialized stack memory, so that the read
+    /// that finds nothing (most of them, for request-response traffic) costs no
+    /// buffer, and one that brings a message costs the driver an allocation of
+    /// its size, not a zeroed chunk it then releases.
+    fn poll_read_stack(&mut self, ctx: &Ctx) {
+        let mut cx = Context::from_waker(&ctx.read_waker);
+        let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut buf = ReadBuf::uninit(&mut stack);
+        match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
+            Poll::Pending => {
+                self.read_size = MIN_READ;
+                return;
+            }
+            Poll::Ready(Ok(())) => match buf.filled() {
+                [] => {
+                    self.transport = Transport::ReadClosed;
+                    self.driver.receive_eof(now().into_std());
+                }
+                data => {
+                    if data.len() == STACK_READ {
+                        // A flood: the next reads go in place, and grow.
+                        self.read_size = (STACK_READ * 2).min(MAX_READ);
+                    }
+                    self.driver.receive(data, now().into_std());
                 }
             },
             Poll::Ready(Err(e)) => self.fail_transport(ctx, e, true),

@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) fn split<IO>(shared: Arc<Shared<IO>>) -> (Sender<IO>, Receiver<IO>) {
+    shared.set_split(true);
     (
         Sender {
             shared: shared.clone(),
@@ -52,6 +53,7 @@ where
     pub fn reunite(self, receiver: Receiver<IO>) -> Result<WebSocket<IO>, ReuniteError<IO>> {
         if Arc::ptr_eq(&self.shared, &receiver.shared) {
             drop(receiver);
+            self.shared.set_split(false);
             Ok(WebSocket::from_shared(self.shared))
         } else {
             Err(ReuniteError {

@@ -53,8 +53,22 @@ impl WakerSet {
 
     /// Wakes every registered task.
     pub(crate) fn wake_all(&self) {
-        let woken = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
-        woken.into_iter().for_each(Waker::wake);
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        match wakers.len() {
+            0 => {}
+            // The common case (one task): the vector keeps its allocation, which
+            // the task's next `register` fills again.
+            1 => {
+                let waker = wakers.pop().expect("one");
+                drop(wakers);
+                waker.wake();
+            }
+            _ => {
+                let woken = std::mem::take(&mut *wakers);
+                drop(wakers);
+                woken.into_iter().for_each(Waker::wake);
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use server_util::echo_app;
 use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as TMessage;
@@ -84,4 +85,57 @@ async fn axum_serve_with_the_documented_tap_io_sets_nodelay() {
     });
     tokio::spawn(async move { axum::serve(listener, echo_app()).await });
     assert_nodelay_through_layer_and_extractor(addr, &mut accepted).await;
+}
+
+/// A masked client frame (FIN set) with a zero mask key, so the payload is
+/// written as it is.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Plain `axum::serve` (TCP_NODELAY stays off, which the layer and the
+/// extractor cannot change from inside) and a client that sends a text and a
+/// ping together: the echo and the pong must leave in one write. Written
+/// apart, the pong would sit behind Nagle's algorithm until the client
+/// acknowledged the echo (tens of milliseconds for a delayed ACK), and the
+/// client's first read would hold the echo alone. No timing: the bytes of the
+/// first read.
+#[tokio::test]
+async fn plain_axum_serve_answers_a_text_and_a_ping_in_one_write() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (fds, mut accepted) = mpsc::unbounded_channel();
+    let listener = listener.tap_io(move |tcp| fds.send(tcp.as_raw_fd()).unwrap());
+    tokio::spawn(async move { axum::serve(listener, echo_app()).await });
+
+    let mut tcp = server_util::send(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await;
+    let head = server_util::read_head(&mut tcp).await;
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    assert!(
+        !nodelay(accepted.recv().await.unwrap()),
+        "plain axum::serve"
+    );
+
+    let expected = [&[0x81, 5][..], b"hello", &[0x8a, 4], b"ping"].concat();
+    for round in 0..20 {
+        let request = [client_frame(0x1, b"hello"), client_frame(0x9, b"ping")].concat();
+        tcp.write_all(&request).await.unwrap();
+        let mut first_read = vec![0; 64];
+        let n = tokio::time::timeout(server_util::LIMIT, tcp.read(&mut first_read))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            &first_read[..n],
+            &expected[..],
+            "round {round}: the echo and the pong in the first read"
+        );
+    }
 }

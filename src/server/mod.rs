@@ -80,7 +80,7 @@
 //! |---|---|---|---|
 //! | [`serve_connection`] / [`serve_connection_with`] | closed at the timeout, from accept, whatever trickles in (nothing, a byte a second, half an HTTP/2 preface) | closed at the timeout | set on a `TcpStream` |
 //! | your loop with [`http_builder`] / [`http_builder_with`] | HTTP/1.1: closed at the timeout once hyper-util has told HTTP/1.1 from HTTP/2 by the first bytes; a connection that sends **nothing** waits unbounded in that detection | closed at the timeout | yours to set: `tcp.set_nodelay(true)` |
-//! | `axum::serve` | **unbounded**: axum gives hyper no timer | closed at the timeout | **off**: add `.tap_io(\|tcp\| { let _ = tcp.set_nodelay(true); })` to the listener (`axum::serve::ListenerExt`) |
+//! | `axum::serve` | **unbounded**: axum gives hyper no timer | closed at the timeout | **off** (replies to one read still leave in one write, see below): add `.tap_io(\|tcp\| { let _ = tcp.set_nodelay(true); })` to the listener (`axum::serve::ListenerExt`) |
 //! | [`WebSocket::accept`](crate::WebSocket::accept) on a raw stream | the whole handshake, bounded | the same | yours to set |
 //!
 //! The hixie-76 bound is the layer's and the extractor's own: they finish that
@@ -92,14 +92,24 @@
 //! [`on_failed_handshake`](WsUpgrade::on_failed_handshake) receives it).
 //!
 //! The socket coalesces the frames it has queued into one write, so the kernel's
-//! own batching (Nagle's algorithm) only adds waits: a pong written right after
-//! an echo sits until the peer acknowledges the echo, which a delayed-ACK peer
-//! does after tens of milliseconds (`examples/nagle_rtt.rs` measures it). The
-//! layer and the extractor cannot set TCP_NODELAY themselves under
-//! `axum::serve` or hyper-util's builder: hyper-util wraps the stream in a
-//! private type before hyper hands it over, so
-//! `hyper::upgrade::Upgraded::downcast` cannot give the `TcpStream` back. Set it
-//! where the stream is accepted, as the table says; [`serve_connection`] does.
+//! own batching (Nagle's algorithm) only adds waits: a frame written while an
+//! earlier small one is still unacknowledged sits until the peer acknowledges
+//! it, which a delayed-ACK peer does after tens of milliseconds
+//! (`examples/nagle_rtt.rs` measures it). The layer and the extractor cannot set
+//! TCP_NODELAY themselves under `axum::serve` or hyper-util's builder:
+//! hyper-util wraps the stream in a private type before hyper hands it over, so
+//! `hyper::upgrade::Upgraded::downcast` cannot give the `TcpStream` back.
+//!
+//! What the socket does without it: the replies to the frames of one read
+//! leave in one write (see "Pipelined replies" in the [`socket`](crate::socket)
+//! docs), so a peer's "text, then ping" gets its echo and its pong together and
+//! meets no stall even with Nagle on (`tests/server_nodelay.rs` checks the
+//! bytes under plain `axum::serve`). What it cannot help: two small writes of
+//! the application's own in a row, such as two `send`s of unprompted
+//! notifications, where the second waits for the peer's ACK of the first. Set
+//! TCP_NODELAY where the stream is accepted, as the table says
+//! ([`serve_connection`] does), or queue both with `feed` and write them with
+//! one `flush`.
 //!
 //! `axum::serve` users who want the bounded head wait too serve the `Router`
 //! from an accept loop with [`serve_connection_with`], as above (graceful

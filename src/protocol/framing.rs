@@ -34,6 +34,12 @@ pub(crate) enum Frame {
     Pong(Bytes),
     /// The peer's close (hixie-76's closing frame reads as 1000).
     Close(CloseFrame),
+    /// A data message read in pieces starts (`true`: text).
+    Start(bool),
+    /// A piece of it; text pieces end on code point boundaries.
+    Part(Message),
+    /// Its end.
+    End,
 }
 
 /// How a close frame sent (ours, or the answer to the peer's) ends the connection.
@@ -99,14 +105,26 @@ impl Framing {
     // ---- decoding ----------------------------------------------------------------
 
     /// Decodes the next unit from the front of `input`, consuming it: `Ok(None)`
-    /// when more bytes are needed. After an `Err` the framing must not be used.
-    pub(crate) fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Frame>, Error> {
+    /// when more bytes are needed. With `chunks`, a data message not complete yet
+    /// is handed out in pieces as it arrives ([`Frame::Start`], [`Frame::Part`]s,
+    /// [`Frame::End`]) from now on. hybi does so within frames, as bytes arrive;
+    /// a hixie text frame has no length and arrives whole, as a
+    /// [`Frame::Message`] the driver hands out as one piece. After an `Err` the
+    /// framing must not be used.
+    pub(crate) fn decode(
+        &mut self,
+        input: &mut BytesMut,
+        chunks: bool,
+    ) -> Result<Option<Frame>, Error> {
         Ok(match self {
-            Framing::Hybi { decoder, .. } => decoder.decode(input)?.map(|f| match f {
+            Framing::Hybi { decoder, .. } => decoder.decode(input, chunks)?.map(|f| match f {
                 hybi::Frame::Message(m) => Frame::Message(m),
                 hybi::Frame::Ping(p) => Frame::Ping(p),
                 hybi::Frame::Pong(p) => Frame::Pong(p),
                 hybi::Frame::Close(c) => Frame::Close(c),
+                hybi::Frame::Start(text) => Frame::Start(text),
+                hybi::Frame::Part(m) => Frame::Part(m),
+                hybi::Frame::End => Frame::End,
             }),
             Framing::Hixie { decoder, .. } => decoder.decode(input)?.map(|f| match f {
                 hixie::Frame::Text(t) => Frame::Message(Message::Text(t)),
@@ -115,9 +133,22 @@ impl Framing {
         })
     }
 
-    /// Bytes still missing from the frame being read, when its length is known.
+    /// Sets the limit on the total of the message read in pieces (see
+    /// `hybi::Decoder::set_message_limit`); hixie messages arrive whole.
+    pub(crate) fn set_message_limit(&mut self, limit: usize) {
+        if let Framing::Hybi { decoder, .. } = self {
+            decoder.set_message_limit(limit);
+        }
+    }
+
+    /// Bytes still missing from the frame being read, when its length is known;
+    /// for a message read in pieces, at most one piece's worth, so that its
+    /// frame is never buffered whole.
     pub(crate) fn missing(&self, buffered: usize) -> usize {
         match self {
+            Framing::Hybi { decoder, .. } if decoder.streaming() => {
+                decoder.missing(buffered).min(hybi::PIECE)
+            }
             Framing::Hybi { decoder, .. } => decoder.missing(buffered),
             // A hixie frame's length is known only at its end.
             Framing::Hixie { .. } => 0,

@@ -208,6 +208,11 @@ pub struct Driver {
     reading_chunks: bool,
     /// The rest of the message being read in pieces is dropped as it arrives.
     discarding: bool,
+    /// The application reads messages in pieces: the last message it took was
+    /// through [`poll_chunk`](Driver::poll_chunk). Input decoded before it asks
+    /// again starts the next message in pieces too, so a large frame is never
+    /// buffered whole, and the reader can set its limit before it is checked.
+    chunked: bool,
     protocol: Option<String>,
     /// The extensions negotiated.
     negotiated: Negotiated,
@@ -242,6 +247,7 @@ impl Driver {
             chunks: VecDeque::new(),
             reading_chunks: false,
             discarding: false,
+            chunked: false,
             protocol: None,
             negotiated: Negotiated::default(),
             rng: Randomness::Thread,
@@ -711,7 +717,7 @@ impl Driver {
     /// Decodes input until an event is produced or more input is needed, then,
     /// if the stream ended and everything before its end is decoded, ends it.
     fn process_input(&mut self) {
-        self.decode_input(false);
+        self.decode_input(self.chunked);
     }
 
     /// [`process_input`](Driver::process_input), for a reader of messages in
@@ -940,10 +946,23 @@ impl Driver {
     /// piece waits: take it with `poll_chunk`, or give the message up with
     /// [`discard_message`](Driver::discard_message).
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() && self.chunks.is_empty() {
-            self.process_input();
+        if !self.reading_chunks && matches!(self.chunks.front(), Some(Chunk::Start(_))) {
+            // Begun in pieces for a reader of pieces, but a reader of whole
+            // messages came: join it.
+            self.chunks.clear();
+            self.chunked = false;
+            if let Err(e) = self.framing.unstream() {
+                self.fail(e);
+            }
         }
-        self.events.pop_front()
+        if self.events.is_empty() && self.chunks.is_empty() {
+            self.decode_input(false);
+        }
+        let event = self.events.pop_front();
+        if let Some(Event::Message(_)) = event {
+            self.chunked = false;
+        }
+        event
     }
 
     /// The next piece of a data message, or the next other event: the other
@@ -955,8 +974,20 @@ impl Driver {
     /// was joined so far. Call [`poll_transmit`](Driver::poll_transmit) after it,
     /// as after `poll_event`.
     pub fn poll_chunk(&mut self) -> Option<Chunk> {
+        self.chunked = true;
         if self.events.is_empty() && self.chunks.is_empty() {
             self.decode_input(true);
+        } else if self.chunks.is_empty()
+            && !matches!(self.events.front(), Some(Event::Message(_)))
+            && matches!(self.phase, Phase::Open)
+        {
+            // A message begun before the events waiting starts, and gives what
+            // was joined of it, before them.
+            match self.framing.begin_chunks() {
+                Ok(Some(frame)) => self.on_frame(frame),
+                Ok(None) => {}
+                Err(e) => self.fail(e),
+            }
         }
         let chunk = match self.chunks.pop_front() {
             Some(chunk) => chunk,
@@ -1139,6 +1170,10 @@ impl Driver {
             }
             Phase::Open => match self.send_close(Some(&frame)) {
                 CloseStyle::Handshake => {
+                    // The message being read in pieces is cut: decoding runs
+                    // ahead now, to find the peer's answer.
+                    self.chunks.clear();
+                    self.discarding = self.framing.streaming();
                     self.phase = Phase::Closing {
                         by: Side::Local,
                         awaiting: Awaiting::CloseFrame,

@@ -133,6 +133,32 @@ impl Framing {
         })
     }
 
+    /// For a reader of pieces with events waiting: the start, then what was
+    /// joined, of a message begun before them (hybi; hixie frames come whole).
+    pub(crate) fn begin_chunks(&mut self) -> Result<Option<Frame>, Error> {
+        match self {
+            Framing::Hybi { decoder, .. } => Ok(decoder.begin_chunks()?.map(|f| match f {
+                hybi::Frame::Start(text) => Frame::Start(text),
+                hybi::Frame::Part(m) => Frame::Part(m),
+                _ => unreachable!("only a start or a piece"),
+            })),
+            Framing::Hixie { .. } => Ok(None),
+        }
+    }
+
+    /// Back to joining a message announced in pieces that nobody read so.
+    pub(crate) fn unstream(&mut self) -> Result<(), Error> {
+        match self {
+            Framing::Hybi { decoder, .. } => decoder.unstream(),
+            Framing::Hixie { .. } => Ok(()),
+        }
+    }
+
+    /// Whether a message is being handed out in pieces.
+    pub(crate) fn streaming(&self) -> bool {
+        matches!(self, Framing::Hybi { decoder, .. } if decoder.streaming())
+    }
+
     /// Sets the limit on the total of the message read in pieces (see
     /// `hybi::Decoder::set_message_limit`); hixie messages arrive whole.
     pub(crate) fn set_message_limit(&mut self, limit: usize) {

@@ -197,6 +197,9 @@ impl Decoder {
                 return Ok(Some(start));
             }
         }
+        if let Some(piece) = self.backlog_piece()? {
+            return Ok(Some(piece));
+        }
         loop {
             match self.read {
                 Read::Header => {
@@ -275,6 +278,84 @@ impl Decoder {
         }
     }
 
+    /// For a caller with events waiting that wants pieces: switches the data
+    /// message begun before them, if any, to pieces and announces it, then hands
+    /// out what was joined of it, so that both come before those events.
+    pub(crate) fn begin_chunks(&mut self) -> Result<Option<Frame>, Error> {
+        match self.streamed {
+            None => self.begin_streaming(),
+            Some(_) => self.backlog_piece(),
+        }
+    }
+
+    /// Goes back to joining the message whose start was announced but which
+    /// nobody read in pieces (a reader of whole messages came first): nothing
+    /// of it was handed out yet.
+    pub(crate) fn unstream(&mut self) -> Result<(), Error> {
+        let Some(s) = self.streamed.take() else {
+            return Ok(());
+        };
+        debug_assert_eq!(s.out, 0);
+        // Joined, the message is bound by the connection's limit, which was
+        // left for the reader of pieces to check.
+        if s.wire > self.max_message as u64 {
+            return Err(Error::new(ErrorKind::TooBig));
+        }
+        let first_frame = matches!(
+            &self.read,
+            Read::Payload { header, .. } if matches!(header.opcode, OpCode::Text | OpCode::Binary)
+        );
+        if !first_frame {
+            let mut buf = BytesMut::from(&s.backlog[..]);
+            buf.extend_from_slice(s.held.as_slice());
+            self.partial = Some(Partial {
+                text: s.text,
+                rsv: s.rsv,
+                buf,
+            });
+        }
+        Ok(())
+    }
+
+    /// What was joined before the reader asked for pieces, handed out first (a
+    /// compressed backlog inflated at most a piece at a time).
+    fn backlog_piece(&mut self) -> Result<Option<Frame>, Error> {
+        let Some(s) = self.streamed.as_mut().filter(|s| !s.backlog.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(stream) = s.inflate.as_mut() else {
+            let backlog = std::mem::take(&mut s.backlog);
+            s.out += backlog.len() as u64;
+            return Ok(Some(Frame::Part(message(s.text, backlog))));
+        };
+        while !s.backlog.is_empty() {
+            let mut out = Vec::with_capacity(s.held.len + PIECE);
+            out.extend_from_slice(s.held.as_slice());
+            let (used, _) = self
+                .incoming
+                .stream(stream, &s.backlog, &mut out, PIECE, false)?;
+            s.backlog.advance(used);
+            let fresh = out.len() - s.held.len;
+            s.out += fresh as u64;
+            if s.out > s.inflated_limit as u64 {
+                return Err(Error::new(ErrorKind::TooBig));
+            }
+            if s.text {
+                self.utf8.feed(&out[s.held.len..]).map_err(invalid_utf8)?;
+                let keep = out.len() - self.utf8.pending();
+                s.held.set(&out[keep..]);
+                out.truncate(keep);
+            }
+            if !out.is_empty() {
+                return Ok(Some(Frame::Part(message(s.text, Bytes::from(out)))));
+            }
+            if used == 0 && fresh == 0 {
+                return Err(protocol("invalid compressed data"));
+            }
+        }
+        Ok(None)
+    }
+
     /// Switches the data message in progress, if any, to being handed out in
     /// pieces, and announces it.
     fn begin_streaming(&mut self) -> Result<Option<Frame>, Error> {
@@ -343,11 +424,6 @@ impl Decoder {
         if s.inflate.is_some() {
             return self.inflated_piece(input, header, done, at);
         }
-        if !s.backlog.is_empty() {
-            let backlog = std::mem::take(&mut s.backlog);
-            s.out += backlog.len() as u64;
-            return Ok(Step::Piece(message(s.text, backlog)));
-        }
         let frame_in = *done as u64 == header.len;
         if s.held.len > 0 {
             // Complete the code point the previous frame cut.
@@ -388,8 +464,8 @@ impl Decoder {
         Ok(Step::More)
     }
 
-    /// A piece of a compressed message: inflated from its compressed bytes
-    /// (the backlog first, then the frame being read), at most [`PIECE`] bytes.
+    /// A piece of a compressed message: inflated from the compressed bytes of
+    /// the frame being read, at most [`PIECE`] bytes.
     fn inflated_piece(
         &mut self,
         input: &mut BytesMut,
@@ -402,23 +478,14 @@ impl Decoder {
         let mut out = Vec::with_capacity(s.held.len + PIECE);
         out.extend_from_slice(s.held.as_slice());
         let frame_in = *done as u64 == header.len;
-        let last = frame_in && s.fin && s.backlog.is_empty();
-        let (used, complete) = if !s.backlog.is_empty() {
-            let (used, _) = self
-                .incoming
-                .stream(stream, &s.backlog, &mut out, PIECE, false)?;
-            s.backlog.advance(used);
-            (used, false)
-        } else {
-            let (used, complete) =
-                self.incoming
-                    .stream(stream, &input[..*done], &mut out, PIECE, last)?;
-            input.advance(used);
-            *done -= used;
-            *at += used;
-            header.len -= used as u64;
-            (used, complete)
-        };
+        let last = frame_in && s.fin;
+        let (used, complete) = self
+            .incoming
+            .stream(stream, &input[..*done], &mut out, PIECE, last)?;
+        input.advance(used);
+        *done -= used;
+        *at += used;
+        header.len -= used as u64;
         let fresh = out.len() - s.held.len;
         s.out += fresh as u64;
         if s.out > s.inflated_limit as u64 {

@@ -226,7 +226,10 @@ fn the_message_limit_applies_to_the_total_unless_the_reader_raises_it() {
         .chunks
         .iter()
         .any(|c| matches!(c, Chunk::Event(Event::Close(f)) if f.code == CloseCode::TOO_BIG)));
-    assert_eq!(&parse_frames(&drain(&mut d).0)[0].payload[..2], &1009u16.to_be_bytes());
+    assert_eq!(
+        &parse_frames(&drain(&mut d).0)[0].payload[..2],
+        &1009u16.to_be_bytes()
+    );
 
     // Raised for this message: it passes, and the next one has the old limit.
     let mut d = open_server(options());
@@ -249,7 +252,10 @@ fn the_message_limit_applies_to_the_total_unless_the_reader_raises_it() {
     assert_eq!(d.poll_chunk(), None);
     d.receive(&c(0x82, &[5; 1500])[..200], Instant::now());
     assert_eq!(d.poll_chunk(), Some(Chunk::Start(MessageKind::Binary)));
-    assert!(matches!(d.poll_chunk(), Some(Chunk::Event(Event::Error(_)))));
+    assert!(matches!(
+        d.poll_chunk(),
+        Some(Chunk::Event(Event::Error(_)))
+    ));
     // Lowered: a message under the connection's limit is refused.
     let mut d = open_server(options());
     d.receive(&c(0x02, &[6; 100]), Instant::now());
@@ -257,7 +263,10 @@ fn the_message_limit_applies_to_the_total_unless_the_reader_raises_it() {
     d.set_message_limit(150);
     assert!(matches!(d.poll_chunk(), Some(Chunk::Binary(_))));
     d.receive(&c(0x80, &[6; 100]), Instant::now());
-    assert!(matches!(d.poll_chunk(), Some(Chunk::Event(Event::Error(_)))));
+    assert!(matches!(
+        d.poll_chunk(),
+        Some(Chunk::Event(Event::Error(_)))
+    ));
 }
 
 #[test]
@@ -304,7 +313,11 @@ fn a_message_begun_whole_or_already_complete_comes_out_in_pieces() {
     // Begun by peek_event (fragments joined, a code point cut), then read in
     // pieces: what was joined comes first.
     let text = "joined €€ then streamed".as_bytes();
-    let wire = cat(&[c(0x01, &text[..8]), c(0x00, &text[8..15]), c(0x80, &text[15..])]);
+    let wire = cat(&[
+        c(0x01, &text[..8]),
+        c(0x00, &text[8..15]),
+        c(0x80, &text[15..]),
+    ]);
     let mut d = open_server(Options::default());
     d.receive(&wire[..wire.len() - 5], Instant::now());
     assert_eq!(d.peek_event(), None);
@@ -313,7 +326,10 @@ fn a_message_begun_whole_or_already_complete_comes_out_in_pieces() {
     d.receive(&wire[wire.len() - 5..], Instant::now());
     take(&mut d, &mut seen);
     assert_eq!(seen.data, text);
-    assert_eq!(shape(&seen), vec![Chunk::Start(MessageKind::Text), Chunk::End]);
+    assert_eq!(
+        shape(&seen),
+        vec![Chunk::Start(MessageKind::Text), Chunk::End]
+    );
 }
 
 #[test]
@@ -323,7 +339,9 @@ fn whole_messages_are_unchanged_around_a_chunked_one() {
     d.receive(&wire, Instant::now());
     assert_eq!(
         d.poll_event(),
-        Some(Event::Message(websocket_protocol::protocol::Message::text("one")))
+        Some(Event::Message(websocket_protocol::protocol::Message::text(
+            "one"
+        )))
     );
     let mut seen = Seen::default();
     while seen.chunks.last() != Some(&Chunk::End) {
@@ -331,7 +349,9 @@ fn whole_messages_are_unchanged_around_a_chunked_one() {
     }
     assert_eq!(
         d.poll_event(),
-        Some(Event::Message(websocket_protocol::protocol::Message::text("three")))
+        Some(Event::Message(websocket_protocol::protocol::Message::text(
+            "three"
+        )))
     );
 }
 
@@ -381,9 +401,10 @@ mod deflate {
         let Some(Transmit::Data(request)) = client.poll_transmit() else {
             unreachable!()
         };
-        let mut server = Driver::server_from_bytes(&request, server_options.deflate(DeflateConfig::default()))
-            .unwrap()
-            .unwrap();
+        let mut server =
+            Driver::server_from_bytes(&request, server_options.deflate(DeflateConfig::default()))
+                .unwrap()
+                .unwrap();
         server.start(Instant::now());
         let response = pump(&mut server, &mut client);
         client.receive(&response, Instant::now());
@@ -397,7 +418,10 @@ mod deflate {
         let mut s = String::new();
         let mut i = 0u32;
         while s.len() < len {
-            s.push_str(&format!("{{\"id\":{i},\"name\":\"é€𝄞{}\"}},", i * 7919 % 1000));
+            s.push_str(&format!(
+                "{{\"id\":{i},\"name\":\"é€𝄞{}\"}},",
+                i * 7919 % 1000
+            ));
             i += 1;
         }
         s
@@ -415,7 +439,10 @@ mod deflate {
             let seen = feed(&mut server, &wire, 8 << 10);
             assert_eq!(seen.data, text.as_bytes(), "{round}");
             assert!(seen.largest <= 64 << 10, "{}", seen.largest);
-            assert_eq!(shape(&seen), vec![Chunk::Start(MessageKind::Text), Chunk::End]);
+            assert_eq!(
+                shape(&seen),
+                vec![Chunk::Start(MessageKind::Text), Chunk::End]
+            );
         }
         // And a whole one after, from the same window.
         client.text("after").unwrap();
@@ -423,7 +450,9 @@ mod deflate {
         server.receive(&wire, Instant::now());
         assert_eq!(
             server.poll_event(),
-            Some(Event::Message(websocket_protocol::protocol::Message::text("after")))
+            Some(Event::Message(websocket_protocol::protocol::Message::text(
+                "after"
+            )))
         );
     }
 

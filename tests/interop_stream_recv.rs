@@ -49,7 +49,11 @@ async fn serve(listener: TcpListener) -> usize {
         }
         drop(body);
         ok &= largest <= 64 << 10;
-        let kind = if kind == MessageKind::Text { "text" } else { "binary" };
+        let kind = if kind == MessageKind::Text {
+            "text"
+        } else {
+            "binary"
+        };
         let verdict = if ok { "ok" } else { "bad" };
         ws.text(format!("{kind} {at} {verdict}")).await.unwrap();
         messages += 1;
@@ -67,9 +71,13 @@ async fn run(program: &str, script: &str, deflate: bool) {
     }
     let mut peer = Peer::spawn(program, &args);
     let outcome = peer.outcome().await;
-    let mut expected: Vec<String> = ["fragmented-binary", "single-frame-binary", "fragmented-text"]
-        .map(String::from)
-        .to_vec();
+    let mut expected: Vec<String> = [
+        "fragmented-binary",
+        "single-frame-binary",
+        "fragmented-text",
+    ]
+    .map(String::from)
+    .to_vec();
     if deflate {
         expected.push("deflate".into());
     }

@@ -70,7 +70,10 @@ impl tokio::io::AsyncWrite for Checker {
             self.ok = true;
         }
         let at = self.at;
-        let ok = buf.iter().enumerate().all(|(i, &b)| b == byte_at(at + i as u64));
+        let ok = buf
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == byte_at(at + i as u64));
         self.ok &= ok;
         self.at += buf.len() as u64;
         std::task::Poll::Ready(Ok(buf.len()))

@@ -55,9 +55,18 @@ async fn large_messages_from_tungstenite_are_read_as_they_arrive() {
     let sender = {
         let (big, words) = (big.clone(), words.clone());
         tokio::spawn(async move {
-            client.send(tungstenite::Message::binary(big)).await.unwrap();
-            client.send(tungstenite::Message::text(words)).await.unwrap();
-            client.send(tungstenite::Message::text("small")).await.unwrap();
+            client
+                .send(tungstenite::Message::binary(big))
+                .await
+                .unwrap();
+            client
+                .send(tungstenite::Message::text(words))
+                .await
+                .unwrap();
+            client
+                .send(tungstenite::Message::text("small"))
+                .await
+                .unwrap();
             client
         })
     };
@@ -83,7 +92,10 @@ async fn large_messages_from_tungstenite_are_read_as_they_arrive() {
     assert!(pieces > 1, "{pieces}");
     drop(body);
     // And the next message whole, as usual.
-    assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("small"));
+    assert_eq!(
+        server.recv().await.unwrap().unwrap(),
+        Message::text("small")
+    );
     let mut client = sender.await.unwrap();
     client.close(None).await.unwrap();
     assert!(server.recv().await.is_none());
@@ -98,10 +110,19 @@ async fn a_body_dropped_early_gives_the_rest_up_and_the_next_message_comes() {
             .send(tungstenite::Message::binary(binary(3 << 20)))
             .await
             .unwrap();
-        client.send(tungstenite::Message::text("next")).await.unwrap();
+        client
+            .send(tungstenite::Message::text("next"))
+            .await
+            .unwrap();
         // Pings are answered meanwhile.
-        client.send(tungstenite::Message::Ping("p".into())).await.unwrap();
-        client.send(tungstenite::Message::text("last")).await.unwrap();
+        client
+            .send(tungstenite::Message::Ping("p".into()))
+            .await
+            .unwrap();
+        client
+            .send(tungstenite::Message::text("last"))
+            .await
+            .unwrap();
         let mut pongs = 0;
         while let Some(Ok(m)) = client.next().await {
             if m.is_pong() {
@@ -114,7 +135,11 @@ async fn a_body_dropped_early_gives_the_rest_up_and_the_next_message_comes() {
     {
         let mut body = rx.recv_stream().await.unwrap().unwrap();
         let first = body.chunk().await.unwrap().unwrap();
-        assert!(!first.is_empty() && first.len() <= 64 << 10, "{}", first.len());
+        assert!(
+            !first.is_empty() && first.len() <= 64 << 10,
+            "{}",
+            first.len()
+        );
     }
     assert_eq!(rx.recv().await.unwrap().unwrap(), Message::text("next"));
     // Small messages come as one piece.
@@ -216,7 +241,9 @@ async fn the_per_message_limit_admits_an_upload_larger_than_the_connections() {
     });
     let mut body = server.recv_stream().await.unwrap().unwrap();
     body.set_limit(8 << 20);
-    let n = tokio::io::copy(&mut body, &mut tokio::io::sink()).await.unwrap();
+    let n = tokio::io::copy(&mut body, &mut tokio::io::sink())
+        .await
+        .unwrap();
     assert_eq!(n, 5 << 20);
     drop(body);
     // The next message has the connection's limit again: 1009.

@@ -787,9 +787,9 @@ impl InflateStream {
                 input
             };
             let (before_in, before_out) = (self.inflate.total_in(), self.inflate.total_out());
-            let status =
-                self.inflate
-                    .decompress(src, &mut out[filled..], InflateFlush::SyncFlush);
+            let status = self
+                .inflate
+                .decompress(src, &mut out[filled..], InflateFlush::SyncFlush);
             let used = (self.inflate.total_in() - before_in) as usize;
             let produced = (self.inflate.total_out() - before_out) as usize;
             filled += produced;

@@ -1221,7 +1221,11 @@ impl Driver {
                 if self.awaiting(Awaiting::CloseFrame) {
                     self.discarding = true;
                 } else {
-                    let kind = if text { MessageKind::Text } else { MessageKind::Binary };
+                    let kind = if text {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    };
                     self.chunks.push_back(Chunk::Start(kind));
                 }
             }

@@ -479,9 +479,9 @@ impl Decoder {
         out.extend_from_slice(s.held.as_slice());
         let frame_in = *done as u64 == header.len;
         let last = frame_in && s.fin;
-        let (used, complete) = self
-            .incoming
-            .stream(stream, &input[..*done], &mut out, PIECE, last)?;
+        let (used, complete) =
+            self.incoming
+                .stream(stream, &input[..*done], &mut out, PIECE, last)?;
         input.advance(used);
         *done -= used;
         *at += used;

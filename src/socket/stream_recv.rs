@@ -91,7 +91,8 @@ macro_rules! stream_recv_methods {
                 &mut self,
             ) -> Option<Result<$crate::socket::IncomingMessage<'_, IO>, Error>> {
                 let shared = &*self.shared;
-                let kind = poll_fn(|cx| $crate::socket::stream_recv::poll_start(shared, cx)).await?;
+                let kind =
+                    poll_fn(|cx| $crate::socket::stream_recv::poll_start(shared, cx)).await?;
                 Some(kind.map(|kind| $crate::socket::IncomingMessage::new(shared, kind)))
             }
         }

@@ -76,7 +76,7 @@ macro_rules! stream_recv_methods {
         {
             /// Receives the next text or binary message as it arrives, in pieces,
             /// instead of whole: for messages too large to hold (see
-            /// [`IncomingMessage`] and the [module docs](crate::socket::stream_recv)).
+            /// [`IncomingMessage`](crate::socket::IncomingMessage) and the [module docs](crate::socket::stream_recv)).
             ///
             /// It returns as soon as the message starts, with its kind; the
             /// payload is read from the body. Ends and fails as

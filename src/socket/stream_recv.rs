@@ -82,7 +82,10 @@ macro_rules! stream_recv_methods {
             /// payload is read from the body. Ends and fails as
             /// [`recv`](Self::recv) does. Read the body to its end (or drop it)
             /// before the next `recv` or `recv_stream`, which it borrows the
-            /// socket from.
+            /// socket from. To answer on the same socket inside the loop, drop
+            /// the body first and take it with `let Some(body) =
+            /// ws.recv_stream().await else { break }` (a `while let` keeps the
+            /// borrow for the whole loop body).
             ///
             /// # Cancel safety
             ///

@@ -810,6 +810,115 @@ impl Inflater {
     }
 }
 
+impl Inflater {
+    /// Starts inflating a message that is handed out in pieces as it arrives.
+    ///
+    /// The thread's shared inflater is reset for every message of every
+    /// connection on the thread, so it cannot hold a message across calls: a
+    /// streamed message gets a zlib state of its own (46 KiB) for as long as it
+    /// lasts, with the peer's window as its dictionary.
+    pub(crate) fn start_stream(&self) -> Result<InflateStream, Error> {
+        let mut inflate = Box::new(Inflate::new(false, 15));
+        if let Some(history) = self.window.as_ref().map(|w| &w.data[..]) {
+            if !history.is_empty() {
+                inflate
+                    .set_dictionary(history)
+                    .map_err(|_| Error::new(ErrorKind::Protocol("invalid compressed data")))?;
+            }
+        }
+        Ok(InflateStream {
+            inflate,
+            trailer: 0,
+            seen_input: false,
+        })
+    }
+
+    /// Records a piece of a streamed message, once inflated, in the peer's window.
+    pub(crate) fn streamed(&mut self, out: &[u8]) {
+        if let Some(window) = &mut self.window {
+            window.push(out);
+        }
+    }
+}
+
+/// One message being inflated piece by piece (see [`Inflater::start_stream`]).
+pub(crate) struct InflateStream {
+    inflate: Box<Inflate>,
+    /// How much of the stripped trailer has been fed back, once the message's
+    /// compressed bytes are all in.
+    trailer: usize,
+    /// Whether any compressed byte came: an empty payload is an empty message.
+    seen_input: bool,
+}
+
+impl std::fmt::Debug for InflateStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InflateStream")
+            .field("trailer", &self.trailer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InflateStream {
+    /// Inflates what it can of `input` (the message's compressed bytes, or,
+    /// with `last`, nothing more: the end of the message) into at most `room`
+    /// more bytes appended to `out`. Returns how many bytes of `input` it took
+    /// and whether the message is complete (only with `last`: its trailer
+    /// went in and no output is pending).
+    pub(crate) fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        room: usize,
+        last: bool,
+    ) -> Result<(usize, bool), Error> {
+        let mut taken = 0;
+        let start = out.len();
+        out.resize(start + room, 0);
+        let mut filled = start;
+        loop {
+            self.seen_input |= !input.is_empty();
+            let feeding_trailer = last && input.is_empty() && self.seen_input;
+            let src: &[u8] = if feeding_trailer {
+                &TRAILER[self.trailer..]
+            } else {
+                input
+            };
+            let (before_in, before_out) = (self.inflate.total_in(), self.inflate.total_out());
+            let status = self
+                .inflate
+                .decompress(src, &mut out[filled..], InflateFlush::SyncFlush);
+            let used = (self.inflate.total_in() - before_in) as usize;
+            let produced = (self.inflate.total_out() - before_out) as usize;
+            filled += produced;
+            let status =
+                status.map_err(|_| Error::new(ErrorKind::Protocol("invalid compressed data")))?;
+            if let Status::StreamEnd = status {
+                out.truncate(filled);
+                return Err(Error::new(ErrorKind::Protocol(
+                    "compressed data ended the deflate stream",
+                )));
+            }
+            if feeding_trailer {
+                self.trailer += used;
+            } else {
+                taken += used;
+                input = &input[used..];
+            }
+            let full = filled == out.len();
+            let progress = used > 0 || produced > 0;
+            if full || !progress || (input.is_empty() && !last) {
+                out.truncate(filled);
+                let done = last
+                    && input.is_empty()
+                    && !full
+                    && (self.trailer == TRAILER.len() || !self.seen_input);
+                return Ok((taken, done));
+            }
+        }
+    }
+}
+
 fn inflate_into(
     inflate: &mut Inflate,
     mut input: &[u8],

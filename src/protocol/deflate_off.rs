@@ -81,3 +81,29 @@ impl Inflater {
         match *self {}
     }
 }
+
+/// Cannot exist without the `deflate` feature.
+#[derive(Debug)]
+pub(crate) enum InflateStream {}
+
+impl Inflater {
+    pub(crate) fn start_stream(&self) -> Result<InflateStream, Error> {
+        match *self {}
+    }
+
+    pub(crate) fn streamed(&mut self, _out: &[u8]) {
+        match *self {}
+    }
+}
+
+impl InflateStream {
+    pub(crate) fn inflate(
+        &mut self,
+        _input: &[u8],
+        _out: &mut Vec<u8>,
+        _room: usize,
+        _last: bool,
+    ) -> Result<(usize, bool), Error> {
+        match *self {}
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
-use super::event::{Event, Message, Transmit};
+use super::event::{Chunk, Event, Message, MessageKind, Transmit};
 use super::extension::{self, Negotiated};
 use super::framing::{CloseStyle, Frame, Framing};
 use super::handshake::{self, Accepted, ClientHandshake};
@@ -11,7 +11,7 @@ use super::options::Options;
 use super::output::Output;
 use super::rng::Randomness;
 use super::state::{CloseCause, ConnectionState, ReadyState, Side};
-use super::streaming::{MessageKind, OutgoingMessage, Sending, Unfinished};
+use super::streaming::{OutgoingMessage, Sending, Unfinished};
 use super::utf8::{Utf8Bytes, Utf8Validator};
 use super::version::{Role, Version};
 use bytes::{Buf, Bytes};
@@ -122,6 +122,29 @@ enum Start {
 /// [`buffered_incoming`](Driver::buffered_incoming)). Commands may also be given
 /// at any other time.
 ///
+/// # Messages in pieces
+///
+/// [`poll_chunk`](Driver::poll_chunk) is the other way to take the next
+/// message: as it arrives, in [`Chunk`]s, without joining it, for messages too
+/// large to hold (an upload written to disk). The caller picks per message, by
+/// which of the two it calls: `poll_event` joins messages as before. While a
+/// message is read in pieces, the input buffer holds at most one read of its
+/// frame (64 KiB at a time: [`read_hint`](Driver::read_hint) asks for no more),
+/// not the frame: a payload is handed out as it arrives, unmasked in place and
+/// split off without a copy, even the middle of a frame. Text is validated as
+/// it arrives and handed out in whole code points; invalid UTF-8 fails the
+/// connection with 1007 as soon as it is seen, as for whole messages. A
+/// compressed message is inflated as it arrives, at most 64 KiB per piece, with
+/// a zlib state of its own (46 KiB) for as long as it lasts. The message size
+/// limits apply to the total unless the reader changes them for this message
+/// with [`set_message_limit`](Driver::set_message_limit); the frame size limit
+/// still applies to each frame. Pings are answered and pongs reported between
+/// the pieces, as between whole messages; a close frame or an error in the
+/// middle ends the message short (the events come instead of its end). To give
+/// up on a message half read, call [`discard_message`](Driver::discard_message).
+/// hixie frames carry no length: each arrives whole (bound by the max message
+/// size) and is handed out as one piece.
+///
 /// Inputs never fail: whatever the peer sends, a violation becomes a close frame
 /// with the right code, an [`Event::Error`] and an [`Event::Close`], and the
 /// [`state`](Driver::state) says why it closed. Commands fail only on misuse
@@ -190,6 +213,18 @@ pub struct Driver {
     /// The message being sent in fragments, if one is open.
     sending: Option<Sending>,
     events: VecDeque<Event>,
+    /// Pieces of the message read with [`poll_chunk`](Driver::poll_chunk), ahead
+    /// of `events`: like an event, one waiting stops the decoding.
+    chunks: VecDeque<Chunk>,
+    /// The reader took a message's [`Chunk::Start`] and not yet its end.
+    reading_chunks: bool,
+    /// The rest of the message being read in pieces is dropped as it arrives.
+    discarding: bool,
+    /// The application reads messages in pieces: the last message it took was
+    /// through [`poll_chunk`](Driver::poll_chunk). Input decoded before it asks
+    /// again starts the next message in pieces too, so a large frame is never
+    /// buffered whole, and the reader can set its limit before it is checked.
+    chunked: bool,
     protocol: Option<String>,
     /// The extensions negotiated.
     negotiated: Negotiated,
@@ -226,6 +261,10 @@ impl Driver {
             // Decoding stops at each event until it is taken, so one is
             // usually all that waits; a queue would start with room for four.
             events: VecDeque::with_capacity(1),
+            chunks: VecDeque::new(),
+            reading_chunks: false,
+            discarding: false,
+            chunked: false,
             protocol: None,
             negotiated: Negotiated::default(),
             rng: Randomness::Thread,
@@ -578,7 +617,16 @@ impl Driver {
                 _ => 0,
             })
             .sum();
-        self.input.len() + events
+        let chunks: usize = self
+            .chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Text(t) => t.len(),
+                Chunk::Binary(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        self.input.len() + events + chunks
     }
 
     /// How many more bytes the frame being read needs, when its header is known:
@@ -734,17 +782,25 @@ impl Driver {
     /// Decodes input until an event is produced or more input is needed, then,
     /// if the stream ended and everything before its end is decoded, ends it.
     fn process_input(&mut self) {
+        self.decode_input(self.chunked);
+    }
+
+    /// [`process_input`](Driver::process_input), for a reader of messages in
+    /// pieces when `chunks` is set.
+    fn decode_input(&mut self, chunks: bool) {
         // Noted before frames are split off, while the capacity still shows it.
         self.input_large |= self.input.capacity() > RETAINED_INPUT;
         // One event at a time: nothing more is decoded until it is taken
         // (except while our close frame waits for its answer: see `awaiting`).
-        while self.events.is_empty() || self.awaiting(Awaiting::CloseFrame) {
+        while (self.events.is_empty() && self.chunks.is_empty())
+            || self.awaiting(Awaiting::CloseFrame)
+        {
             let more = match self.phase {
                 Phase::Open
                 | Phase::Closing {
                     awaiting: Awaiting::CloseFrame,
                     ..
-                } => match self.framing.decode(self.input.data()) {
+                } => match self.framing.decode(self.input.data(), chunks) {
                     Ok(Some(frame)) => {
                         self.on_frame(frame);
                         true
@@ -768,7 +824,9 @@ impl Driver {
         // The end of the stream comes after every event before it, unless all
         // that is left is the transport's end: a client whose closing handshake
         // is done reports nothing more, so nothing has to wait for the queue.
-        if self.eof && (self.events.is_empty() || self.awaiting(Awaiting::Eof)) {
+        if self.eof
+            && ((self.events.is_empty() && self.chunks.is_empty()) || self.awaiting(Awaiting::Eof))
+        {
             self.on_eof();
         }
     }
@@ -948,18 +1006,120 @@ impl Driver {
     /// The next event. When none waits, this decodes input up to the next event
     /// (which may queue bytes to write: a pong, a close frame), so call
     /// [`poll_transmit`](Driver::poll_transmit) after it.
+    ///
+    /// While a message is read in pieces ([`poll_chunk`](Driver::poll_chunk)),
+    /// this returns only the events before its next piece, and `None` while a
+    /// piece waits: take it with `poll_chunk`, or give the message up with
+    /// [`discard_message`](Driver::discard_message).
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() && self.may_decode() {
-            self.process_input();
+        if !self.reading_chunks && matches!(self.chunks.front(), Some(Chunk::Start(_))) {
+            // Begun in pieces for a reader of pieces, but a reader of whole
+            // messages came: join it.
+            self.chunks.clear();
+            self.chunked = false;
+            if let Err(e) = self.framing.unstream() {
+                self.fail(e);
+            }
         }
-        self.events.pop_front()
+        if self.events.is_empty() && self.chunks.is_empty() && self.may_decode() {
+            self.decode_input(false);
+        }
+        let event = self.events.pop_front();
+        if let Some(Event::Message(_)) = event {
+            self.chunked = false;
+        }
+        event
+    }
+
+    /// The next piece of a data message, or the next other event: the other
+    /// way to take messages, as they arrive, without joining them (see
+    /// "Messages in pieces" on [`Driver`] and [`Chunk`] for the order).
+    ///
+    /// A message that is already complete (or begun with
+    /// [`peek_event`](Driver::peek_event)) is handed out the same way, from what
+    /// was joined so far. Call [`poll_transmit`](Driver::poll_transmit) after it,
+    /// as after `poll_event`.
+    pub fn poll_chunk(&mut self) -> Option<Chunk> {
+        self.chunked = true;
+        if self.events.is_empty() && self.chunks.is_empty() {
+            self.decode_input(true);
+        } else if self.chunks.is_empty()
+            && !matches!(self.events.front(), Some(Event::Message(_)))
+            && matches!(self.phase, Phase::Open)
+        {
+            // A message begun before the events waiting starts, and gives what
+            // was joined of it, before them.
+            match self.framing.begin_chunks() {
+                Ok(Some(frame)) => self.on_frame(frame),
+                Ok(None) => {}
+                Err(e) => self.fail(e),
+            }
+        }
+        let chunk = match self.chunks.pop_front() {
+            Some(chunk) => chunk,
+            None => match self.events.pop_front()? {
+                Event::Message(message) => {
+                    let (kind, piece) = match message {
+                        Message::Text(t) => (MessageKind::Text, Chunk::Text(t)),
+                        Message::Binary(b) => (MessageKind::Binary, Chunk::Binary(b)),
+                    };
+                    if !matches!(&piece, Chunk::Text(t) if t.is_empty())
+                        && !matches!(&piece, Chunk::Binary(b) if b.is_empty())
+                    {
+                        self.chunks.push_back(piece);
+                    }
+                    self.chunks.push_back(Chunk::End);
+                    Chunk::Start(kind)
+                }
+                event => Chunk::Event(event),
+            },
+        };
+        match chunk {
+            Chunk::Start(_) => self.reading_chunks = true,
+            Chunk::End => self.reading_chunks = false,
+            _ => {}
+        }
+        Some(chunk)
+    }
+
+    /// Gives up the message being read in pieces (after its [`Chunk::Start`],
+    /// before its [`Chunk::End`]): what waits of it is dropped now, the rest as
+    /// it arrives (still validated, and inflated when compressed, since the
+    /// next message may refer back to it), and the next event or chunk is what
+    /// follows it. Does nothing when no message is being read in pieces.
+    pub fn discard_message(&mut self) {
+        if !self.reading_chunks {
+            return;
+        }
+        self.reading_chunks = false;
+        while let Some(chunk) = self.chunks.pop_front() {
+            if chunk == Chunk::End {
+                return;
+            }
+        }
+        self.discarding = true;
+    }
+
+    /// Sets the most the message being read in pieces may hold in all, in place
+    /// of [`Options::max_message_size`] (and the inflated size limit) for this
+    /// message only: call it after its [`Chunk::Start`] to take a larger upload
+    /// than the connection allows in one message, or to hold a small one to
+    /// less. Beyond it, the connection fails with 1009 before anything past the
+    /// limit is handed out. Each frame is still bound by
+    /// [`Options::max_frame_size`]. Does nothing when no message is being read
+    /// in pieces, or when the message was complete before it was asked for in
+    /// pieces (it was within the limits).
+    pub fn set_message_limit(&mut self, limit: usize) {
+        if self.reading_chunks {
+            self.framing.set_message_limit(limit);
+        }
     }
 
     /// The next event, without taking it: an I/O layer can answer a ping or a
     /// close that comes next while leaving a message for its application. Decodes
     /// as [`poll_event`](Driver::poll_event) does.
     pub fn peek_event(&mut self) -> Option<&Event> {
-        if self.events.is_empty() && self.may_decode() {
+        if self.events.is_empty() && self.chunks.is_empty() && self.may_decode() {
             self.process_input();
         }
         self.events.front()
@@ -971,6 +1131,13 @@ impl Driver {
     /// event, so an I/O layer's "anything more?" costs nothing when drained.
     fn may_decode(&self) -> bool {
         !self.input.is_empty() || self.eof
+    }
+
+    /// Whether a piece of a message read with [`poll_chunk`](Driver::poll_chunk)
+    /// waits to be taken: like an event waiting, for an I/O layer that bounds its
+    /// reading by [`buffered_incoming`](Driver::buffered_incoming).
+    pub fn chunk_waiting(&self) -> bool {
+        !self.chunks.is_empty()
     }
 
     /// When [`handle_timeout`](Driver::handle_timeout) should next be called, if a
@@ -1226,6 +1393,10 @@ impl Driver {
             }
             Phase::Open => match self.send_close(Some(&frame)) {
                 CloseStyle::Handshake => {
+                    // The message being read in pieces is cut: decoding runs
+                    // ahead now, to find the peer's answer.
+                    self.chunks.clear();
+                    self.discarding = self.framing.streaming();
                     self.phase = Phase::Closing {
                         by: Side::Local,
                         awaiting: Awaiting::CloseFrame,
@@ -1281,6 +1452,33 @@ impl Driver {
     fn on_frame(&mut self, frame: Frame) {
         match frame {
             Frame::Message(m) => self.events.push_back(Event::Message(m)),
+            Frame::Start(text) => {
+                // Once our close frame is out, a message starting is not read:
+                // decoding runs ahead to find the peer's answer.
+                if self.awaiting(Awaiting::CloseFrame) {
+                    self.discarding = true;
+                } else {
+                    let kind = if text {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    };
+                    self.chunks.push_back(Chunk::Start(kind));
+                }
+            }
+            Frame::Part(m) => {
+                if !self.discarding && !self.awaiting(Awaiting::CloseFrame) {
+                    self.chunks.push_back(match m {
+                        Message::Text(t) => Chunk::Text(t),
+                        Message::Binary(b) => Chunk::Binary(b),
+                    });
+                }
+            }
+            Frame::End => {
+                if !std::mem::take(&mut self.discarding) && !self.awaiting(Awaiting::CloseFrame) {
+                    self.chunks.push_back(Chunk::End);
+                }
+            }
             Frame::Ping(payload) => {
                 // After our close frame nothing more may be sent, pongs included.
                 if matches!(self.phase, Phase::Open) {

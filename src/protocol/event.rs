@@ -230,3 +230,37 @@ pub enum Transmit {
     /// half-close) the transport. Nothing follows.
     Shutdown,
 }
+
+/// Whether a data message is text or binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text.
+    Text,
+    /// Binary data.
+    Binary,
+}
+
+/// What [`Driver::poll_chunk`](super::Driver::poll_chunk) hands out: the data
+/// messages in pieces, as they arrive, and every other event as it is.
+///
+/// A message is a [`Start`](Chunk::Start), any number of pieces of its kind
+/// ([`Text`](Chunk::Text) pieces for a text message, [`Binary`](Chunk::Binary)
+/// for binary; possibly none, and never empty), then [`End`](Chunk::End).
+/// Control events ([`Event::Ping`], [`Event::Pong`]) may come between the
+/// pieces, as the peer sent them between fragments; an [`Event::Error`] or
+/// [`Event::Close`] before `End` means the message was cut short.
+/// [`Event::Message`] never appears here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    /// A data message starts.
+    Start(MessageKind),
+    /// A piece of a text message: validated, and whole code points only (a code
+    /// point cut by a read or a frame boundary comes with the next piece).
+    Text(Utf8Bytes),
+    /// A piece of a binary message.
+    Binary(Bytes),
+    /// The message is complete (and, for text, was valid UTF-8 to its end).
+    End,
+    /// Anything but a data message: the opening, a ping, a pong, an error, the close.
+    Event(Event),
+}

@@ -15,7 +15,9 @@
 //! add a field to [`Negotiated`] and a step to each function here, and nothing to
 //! the codec, the handshakes or the driver.
 
-use super::deflate::{self, Compression, DeflateParams, DeflateStream, Deflater, Inflater};
+use super::deflate::{
+    self, Compression, DeflateParams, DeflateStream, Deflater, InflateStream, Inflater,
+};
 use super::error::Error;
 use super::frame::{OpCode, RSV1};
 use super::options::Options;
@@ -292,4 +294,48 @@ impl Incoming {
             _ => Ok(payload),
         }
     }
+
+    /// The cap on a transformed message once decoded, beside the message size.
+    pub(crate) fn max_inflated(&self) -> usize {
+        self.max_inflated
+    }
+
+    /// Starts undoing the transforms of a message whose first frame had `rsv`,
+    /// for a reader that takes it in pieces: `None` when it was not transformed.
+    pub(crate) fn start_stream(&self, rsv: u8) -> Result<Option<IncomingStream>, Error> {
+        match &self.inflater {
+            Some(inflater) if rsv & RSV1 != 0 => Ok(Some(IncomingStream {
+                inflate: inflater.start_stream()?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Decodes what it can of `input`, the next transformed bytes of a streamed
+    /// message (with `last`, the end of it), into at most `room` more bytes
+    /// appended to `out`; returns how much of `input` it took and whether the
+    /// message is complete. The output joins the history the next message may
+    /// refer to.
+    pub(crate) fn stream(
+        &mut self,
+        stream: &mut IncomingStream,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        room: usize,
+        last: bool,
+    ) -> Result<(usize, bool), Error> {
+        let start = out.len();
+        let result = stream.inflate.inflate(input, out, room, last)?;
+        if let Some(inflater) = &mut self.inflater {
+            inflater.streamed(&out[start..]);
+        }
+        Ok(result)
+    }
+}
+
+/// The inverse transforms of one message read in pieces (see
+/// [`Incoming::start_stream`]).
+#[derive(Debug)]
+pub(crate) struct IncomingStream {
+    inflate: InflateStream,
 }

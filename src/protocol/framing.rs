@@ -30,7 +30,7 @@ use super::options::Options;
 use super::output::Output;
 use super::prepared::PreparedMessage;
 use super::rng::Randomness;
-use super::streaming::MessageKind;
+use super::event::MessageKind;
 use super::version::{Role, Version};
 use bytes::{Bytes, BytesMut};
 
@@ -42,6 +42,12 @@ pub(crate) enum Frame {
     Pong(Bytes),
     /// The peer's close (hixie-76's closing frame reads as 1000).
     Close(CloseFrame),
+    /// A data message read in pieces starts (`true`: text).
+    Start(bool),
+    /// A piece of it; text pieces end on code point boundaries.
+    Part(Message),
+    /// Its end.
+    End,
 }
 
 /// How a close frame sent (ours, or the answer to the peer's) ends the connection.
@@ -107,14 +113,26 @@ impl Framing {
     // ---- decoding ----------------------------------------------------------------
 
     /// Decodes the next unit from the front of `input`, consuming it: `Ok(None)`
-    /// when more bytes are needed. After an `Err` the framing must not be used.
-    pub(crate) fn decode(&mut self, input: &mut BytesMut) -> Result<Option<Frame>, Error> {
+    /// when more bytes are needed. With `chunks`, a data message not complete yet
+    /// is handed out in pieces as it arrives ([`Frame::Start`], [`Frame::Part`]s,
+    /// [`Frame::End`]) from now on. hybi does so within frames, as bytes arrive;
+    /// a hixie text frame has no length and arrives whole, as a
+    /// [`Frame::Message`] the driver hands out as one piece. After an `Err` the
+    /// framing must not be used.
+    pub(crate) fn decode(
+        &mut self,
+        input: &mut BytesMut,
+        chunks: bool,
+    ) -> Result<Option<Frame>, Error> {
         Ok(match self {
-            Framing::Hybi { decoder, .. } => decoder.decode(input)?.map(|f| match f {
+            Framing::Hybi { decoder, .. } => decoder.decode(input, chunks)?.map(|f| match f {
                 hybi::Frame::Message(m) => Frame::Message(m),
                 hybi::Frame::Ping(p) => Frame::Ping(p),
                 hybi::Frame::Pong(p) => Frame::Pong(p),
                 hybi::Frame::Close(c) => Frame::Close(c),
+                hybi::Frame::Start(text) => Frame::Start(text),
+                hybi::Frame::Part(m) => Frame::Part(m),
+                hybi::Frame::End => Frame::End,
             }),
             Framing::Hixie { decoder, .. } => decoder.decode(input)?.map(|f| match f {
                 hixie::Frame::Text(t) => Frame::Message(Message::Text(t)),
@@ -123,9 +141,48 @@ impl Framing {
         })
     }
 
-    /// Bytes still missing from the frame being read, when its length is known.
+    /// For a reader of pieces with events waiting: the start, then what was
+    /// joined, of a message begun before them (hybi; hixie frames come whole).
+    pub(crate) fn begin_chunks(&mut self) -> Result<Option<Frame>, Error> {
+        match self {
+            Framing::Hybi { decoder, .. } => Ok(decoder.begin_chunks()?.map(|f| match f {
+                hybi::Frame::Start(text) => Frame::Start(text),
+                hybi::Frame::Part(m) => Frame::Part(m),
+                _ => unreachable!("only a start or a piece"),
+            })),
+            Framing::Hixie { .. } => Ok(None),
+        }
+    }
+
+    /// Back to joining a message announced in pieces that nobody read so.
+    pub(crate) fn unstream(&mut self) -> Result<(), Error> {
+        match self {
+            Framing::Hybi { decoder, .. } => decoder.unstream(),
+            Framing::Hixie { .. } => Ok(()),
+        }
+    }
+
+    /// Whether a message is being handed out in pieces.
+    pub(crate) fn streaming(&self) -> bool {
+        matches!(self, Framing::Hybi { decoder, .. } if decoder.streaming())
+    }
+
+    /// Sets the limit on the total of the message read in pieces (see
+    /// `hybi::Decoder::set_message_limit`); hixie messages arrive whole.
+    pub(crate) fn set_message_limit(&mut self, limit: usize) {
+        if let Framing::Hybi { decoder, .. } = self {
+            decoder.set_message_limit(limit);
+        }
+    }
+
+    /// Bytes still missing from the frame being read, when its length is known;
+    /// for a message read in pieces, at most one piece's worth, so that its
+    /// frame is never buffered whole.
     pub(crate) fn missing(&self, buffered: usize) -> usize {
         match self {
+            Framing::Hybi { decoder, .. } if decoder.streaming() => {
+                decoder.missing(buffered).min(hybi::PIECE)
+            }
             Framing::Hybi { decoder, .. } => decoder.missing(buffered),
             // A hixie frame's length is known only at its end.
             Framing::Hixie { .. } => 0,

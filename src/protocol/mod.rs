@@ -41,7 +41,7 @@ pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use driver::{Driver, KEEPALIVE_PAYLOAD};
 pub use error::{Error, ErrorKind};
-pub use event::{Event, Message, Transmit};
+pub use event::{Chunk, Event, Message, MessageKind, Transmit};
 pub(crate) use handshake::{
     accept as check_request, accept_extended_connect as check_extended_connect,
     is_extended_connect, is_upgrade_request, response_bytes, wants_websocket, Accepted,
@@ -53,6 +53,6 @@ pub use mask::apply_mask;
 pub use options::Options;
 pub use prepared::PreparedMessage;
 pub use state::{CloseCause, ConnectionState, ReadyState, Side};
-pub use streaming::{MessageKind, OutgoingMessage, Unfinished};
+pub use streaming::{OutgoingMessage, Unfinished};
 pub use utf8::Utf8Bytes;
 pub use version::{Role, Version};

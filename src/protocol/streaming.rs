@@ -2,18 +2,10 @@
 //! and the rules, on [`OutgoingMessage`].
 
 use super::error::Error;
+use super::event::MessageKind;
 use super::utf8::Utf8Validator;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// The kind of a message sent in fragments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageKind {
-    /// A text message: its pieces together must be UTF-8.
-    Text,
-    /// A binary message.
-    Binary,
-}
 
 /// A message being sent in fragments.
 ///

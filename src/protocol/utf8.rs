@@ -264,6 +264,13 @@ impl Utf8Validator {
         }
     }
 
+    /// How many bytes at the end of what was fed so far begin a code point not
+    /// complete yet (at most three): a reader handing text out in pieces keeps
+    /// them back until the rest arrives.
+    pub(crate) fn pending(&self) -> usize {
+        self.carry_len as usize
+    }
+
     /// Checks that the text ended on a code point boundary, and resets.
     pub(crate) fn finish(&mut self) -> Result<(), InvalidUtf8> {
         let complete = self.carry_len == 0;
@@ -274,6 +281,30 @@ impl Utf8Validator {
             Err(InvalidUtf8)
         }
     }
+}
+
+/// The length of the UTF-8 sequence that `lead`, a byte that starts one,
+/// begins.
+pub(crate) fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+/// How many bytes at the end of `text`, valid UTF-8 up to a possibly cut last
+/// code point, belong to that cut code point (0 when it ends on a boundary).
+pub(crate) fn incomplete_tail(text: &[u8]) -> usize {
+    let start = text.len().saturating_sub(3);
+    for (i, &byte) in text.iter().enumerate().skip(start).rev() {
+        if byte & 0xC0 != 0x80 {
+            let have = text.len() - i;
+            return if sequence_len(byte) > have { have } else { 0 };
+        }
+    }
+    0
 }
 
 #[cfg(test)]
@@ -312,6 +343,18 @@ mod tests {
         ];
         for s in samples {
             assert!(check_all_splits(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_cut_code_point_at_the_end_is_found() {
+        let text = "a€𝄞".as_bytes();
+        let expected = [0, 0, 1, 2, 0, 1, 2, 3, 0];
+        for (end, want) in expected.iter().enumerate() {
+            assert_eq!(incomplete_tail(&text[..end]), *want, "{end}");
+            let mut v = Utf8Validator::default();
+            v.feed(&text[..end]).unwrap();
+            assert_eq!(v.pending(), *want, "{end}");
         }
     }
 

@@ -8,8 +8,9 @@
 //!
 //! - **Read** with [`recv`](WebSocket::recv): `while let Some(message) =
 //!   ws.recv().await`. It yields text and binary [`Message`]s only. The socket
-//!   is also a `futures` `Stream` of the same items, for combinators; there is
-//!   no other way to read.
+//!   is also a `futures` `Stream` of the same items, for combinators. To read a
+//!   message too large to hold as it arrives, in pieces, take it with
+//!   [`recv_stream`](WebSocket::recv_stream) instead (see [`stream_recv`]).
 //! - **Write** with [`send`](WebSocket::send) (or `text`, `binary`; `feed` and
 //!   `flush` to batch), or the `Sink` impl. A message too large to hold, or
 //!   not all at hand, goes out in fragments through a [`MessageWriter`]
@@ -173,6 +174,8 @@
 
 #[macro_use]
 mod methods;
+#[macro_use]
+pub mod stream_recv;
 mod close;
 mod config;
 mod fanout;
@@ -189,6 +192,7 @@ pub use handshake::{Accept, Refuse};
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
 pub use stream_send::{MessageSink, MessageWriter};
+pub use stream_recv::IncomingMessage;
 
 use crate::error::Error;
 use crate::protocol::{CloseCode, CloseFrame, Driver, Message, ReadyState, Utf8Bytes, Version};
@@ -281,4 +285,5 @@ impl<IO> WebSocket<IO> {
 
 sending_methods!(WebSocket);
 receiving_methods!(WebSocket);
+stream_recv_methods!(WebSocket);
 common_methods!(WebSocket);

@@ -41,8 +41,8 @@ use super::wakers::WakerSet;
 use super::Config;
 use crate::error::Error;
 use crate::protocol::{
-    self, CloseCause, CloseCode, CloseFrame, Driver, Event, Message, ReadyState, Role, Transmit,
-    Version,
+    self, Chunk, CloseCause, CloseCode, CloseFrame, Driver, Event, Message, ReadyState, Role,
+    Transmit, Version,
 };
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
@@ -580,6 +580,63 @@ where
 }
 // ---- hub hook: end ----
 
+// ---- stream_recv hook: messages read in pieces (see `stream_recv.rs`) ----
+impl<IO> Shared<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// The reader of pieces: the next [`Chunk`] of a message (or its start or
+    /// end), as [`poll_next`](Shared::poll_next) is for whole messages; the
+    /// error the connection failed with; or the end, as `poll_next` ends.
+    pub(crate) fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, Error>>> {
+        self.with(cx.waker(), |s, ctx, me| loop {
+            match s.driver.poll_chunk() {
+                Some(Chunk::Event(Event::Error(error))) => {
+                    s.write(ctx, me);
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Some(Chunk::Event(Event::Close(_))) => {
+                    s.bump();
+                    if let Some(CloseCause::Eof) = s.driver.close_cause() {
+                        s.write(ctx, me);
+                        return Poll::Ready(Some(Err(s.eof_error())));
+                    }
+                }
+                Some(Chunk::Event(event)) => s.on_control(ctx, event),
+                Some(chunk) => {
+                    // Whoever stopped reading at the bound may read again.
+                    s.wake_readers = true;
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                None => {
+                    if s.reading_done() && s.output_done() {
+                        return Poll::Ready(None);
+                    }
+                    if !s.step(ctx, me) {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl<IO> Shared<IO> {
+    /// The reader of pieces gives its message up (see [`Driver::discard_message`]).
+    pub(crate) fn discard_message(&self) {
+        self.lock().driver.discard_message();
+        // A reader may be waiting behind the pieces just dropped.
+        self.ctx.readers.wake_all();
+    }
+
+    /// The limit on the message being read in pieces (see
+    /// [`Driver::set_message_limit`]).
+    pub(crate) fn set_message_limit(&self, limit: usize) {
+        self.lock().driver.set_message_limit(limit);
+    }
+}
+// ---- stream_recv hook: end ----
+
 impl<IO> Shared<IO> {
     fn lock(&self) -> MutexGuard<'_, State<IO>> {
         // A panic while the lock was held leaves the state as consistent as any
@@ -760,7 +817,7 @@ where
     /// as the message buffer allows: reading waits for the user.
     fn reading_paused(&mut self) -> bool {
         self.driver.buffered_incoming() >= self.message_buffer_size
-            && self.driver.peek_event().is_some()
+            && (self.driver.peek_event().is_some() || self.driver.chunk_waiting())
     }
 
     fn may_read(&mut self) -> bool {

@@ -67,6 +67,7 @@ where
 sending_methods!(Sender);
 common_methods!(Sender);
 receiving_methods!(Receiver);
+stream_recv_methods!(Receiver);
 common_methods!(Receiver);
 
 /// The halves given to [`Sender::reunite`] came from different sockets.

@@ -22,6 +22,7 @@
 use super::close::{CloseCode, CloseFrame};
 use super::error::{Error, ErrorKind};
 use super::event::Message;
+use super::event::MessageKind;
 use super::extension::{Fragments, Incoming, Outgoing};
 use super::frame::{self, OpCode};
 use super::hixie;
@@ -30,7 +31,6 @@ use super::options::Options;
 use super::output::Output;
 use super::prepared::PreparedMessage;
 use super::rng::Randomness;
-use super::event::MessageKind;
 use super::version::{Role, Version};
 use bytes::{Bytes, BytesMut};
 

@@ -191,8 +191,8 @@ pub use config::Config;
 pub use handshake::{Accept, Refuse};
 pub use ping::Ping;
 pub use split::{Receiver, ReuniteError, Sender};
-pub use stream_send::{MessageSink, MessageWriter};
 pub use stream_recv::IncomingMessage;
+pub use stream_send::{MessageSink, MessageWriter};
 
 use crate::error::Error;
 use crate::protocol::{CloseCode, CloseFrame, Driver, Message, ReadyState, Utf8Bytes, Version};

@@ -107,6 +107,54 @@ struct Streamed {
     inflate: Option<IncomingStream>,
 }
 
+/// What one inflation step of a message read in pieces gave.
+struct Inflated {
+    /// Compressed bytes taken.
+    used: usize,
+    /// Bytes inflated (some may be held back as the start of a code point).
+    fresh: usize,
+    /// The compressed stream of the message ended.
+    complete: bool,
+    /// What can be handed out, if anything.
+    piece: Option<Message>,
+}
+
+impl Streamed {
+    /// Inflates the message's next compressed bytes (`last` when they end it)
+    /// into at most [`PIECE`] bytes, within the inflated limit: text validated as
+    /// it goes, a code point cut at the end held back for the next piece.
+    fn inflate_piece(
+        &mut self,
+        incoming: &mut Incoming,
+        utf8: &mut Utf8Validator,
+        compressed: &[u8],
+        last: bool,
+    ) -> Result<Inflated, Error> {
+        let stream = self.inflate.as_mut().expect("compressed");
+        let mut out = Vec::with_capacity(self.held.len + PIECE);
+        out.extend_from_slice(self.held.as_slice());
+        let (used, complete) = incoming.stream(stream, compressed, &mut out, PIECE, last)?;
+        let fresh = out.len() - self.held.len;
+        self.out += fresh as u64;
+        if self.out > self.inflated_limit as u64 {
+            return Err(Error::new(ErrorKind::TooBig));
+        }
+        if self.text {
+            utf8.feed(&out[self.held.len..]).map_err(invalid_utf8)?;
+            let keep = out.len() - utf8.pending();
+            self.held.set(&out[keep..]);
+            out.truncate(keep);
+        }
+        let piece = (!out.is_empty()).then(|| message(self.text, Bytes::from(out)));
+        Ok(Inflated {
+            used,
+            fresh,
+            complete,
+            piece,
+        })
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Held {
     bytes: [u8; 4],
@@ -341,31 +389,21 @@ impl Decoder {
         let Some(s) = self.streamed.as_mut().filter(|s| !s.backlog.is_empty()) else {
             return Ok(None);
         };
-        let Some(stream) = s.inflate.as_mut() else {
+        if s.inflate.is_none() {
             let backlog = std::mem::take(&mut s.backlog);
             s.out += backlog.len() as u64;
             return Ok(Some(Frame::Part(message(s.text, backlog))));
-        };
+        }
         while !s.backlog.is_empty() {
-            let mut out = Vec::with_capacity(s.held.len + PIECE);
-            out.extend_from_slice(s.held.as_slice());
-            let (used, _) = self
-                .incoming
-                .stream(stream, &s.backlog, &mut out, PIECE, false)?;
+            let backlog = std::mem::take(&mut s.backlog);
+            let step = s.inflate_piece(&mut self.incoming, &mut self.utf8, &backlog, false);
+            s.backlog = backlog;
+            let Inflated {
+                used, fresh, piece, ..
+            } = step?;
             s.backlog.advance(used);
-            let fresh = out.len() - s.held.len;
-            s.out += fresh as u64;
-            if s.out > s.inflated_limit as u64 {
-                return Err(Error::new(ErrorKind::TooBig));
-            }
-            if s.text {
-                self.utf8.feed(&out[s.held.len..]).map_err(invalid_utf8)?;
-                let keep = out.len() - self.utf8.pending();
-                s.held.set(&out[keep..]);
-                out.truncate(keep);
-            }
-            if !out.is_empty() {
-                return Ok(Some(Frame::Part(message(s.text, Bytes::from(out)))));
+            if let Some(piece) = piece {
+                return Ok(Some(Frame::Part(piece)));
             }
             if used == 0 && fresh == 0 {
                 return Err(protocol("invalid compressed data"));
@@ -492,31 +530,20 @@ impl Decoder {
         at: &mut usize,
     ) -> Result<Step, Error> {
         let s = self.streamed.as_mut().expect("streaming");
-        let stream = s.inflate.as_mut().expect("compressed");
-        let mut out = Vec::with_capacity(s.held.len + PIECE);
-        out.extend_from_slice(s.held.as_slice());
         let frame_in = *done as u64 == header.len;
         let last = frame_in && s.fin;
-        let (used, complete) =
-            self.incoming
-                .stream(stream, &input[..*done], &mut out, PIECE, last)?;
+        let Inflated {
+            used,
+            fresh,
+            complete,
+            piece,
+        } = s.inflate_piece(&mut self.incoming, &mut self.utf8, &input[..*done], last)?;
         input.advance(used);
         *done -= used;
         *at += used;
         header.len -= used as u64;
-        let fresh = out.len() - s.held.len;
-        s.out += fresh as u64;
-        if s.out > s.inflated_limit as u64 {
-            return Err(Error::new(ErrorKind::TooBig));
-        }
-        if s.text {
-            self.utf8.feed(&out[s.held.len..]).map_err(invalid_utf8)?;
-            let keep = out.len() - self.utf8.pending();
-            s.held.set(&out[keep..]);
-            out.truncate(keep);
-        }
-        if !out.is_empty() {
-            return Ok(Step::Piece(message(s.text, Bytes::from(out))));
+        if let Some(piece) = piece {
+            return Ok(Step::Piece(piece));
         }
         if complete {
             return self.frame_done();

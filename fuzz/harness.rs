@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 #[cfg(feature = "deflate")]
 use websocket_protocol::protocol::DeflateConfig;
 use websocket_protocol::protocol::{
-    accept_key, CloseCode, Driver, Event, Message, Options, Transmit, Version,
+    accept_key, Chunk, CloseCode, Driver, Event, Message, MessageKind, Options, Transmit, Version,
 };
 
 /// The limits every target runs with: small, so that the fuzzer reaches them.
@@ -149,6 +149,8 @@ pub struct Conn {
     wire: WireCheck,
     /// Live bytes right after the handshake, for the retained-memory check.
     base: usize,
+    /// Messages are taken in pieces (`poll_chunk`), not whole.
+    pieces: Option<PieceCheck>,
 }
 
 impl Conn {
@@ -173,6 +175,7 @@ impl Conn {
             now,
             events: EventCheck::default(),
             base: 0,
+            pieces: None,
         };
         conn.d.handle_timeout(conn.now);
         conn.drain();
@@ -201,6 +204,7 @@ impl Conn {
             now,
             events: EventCheck::default(),
             base: 0,
+            pieces: None,
         };
         conn.d.handle_timeout(conn.now);
         conn.drain();
@@ -270,6 +274,12 @@ impl Conn {
         );
     }
 
+    /// From now on, messages are taken in pieces as they arrive.
+    pub fn in_pieces(mut self) -> Conn {
+        self.pieces = Some(PieceCheck::default());
+        self
+    }
+
     pub fn eof(&mut self) {
         self.d.receive_eof(self.now);
         self.d.handle_timeout(self.now);
@@ -317,8 +327,19 @@ impl Conn {
                 }
             }
         }
-        while let Some(e) = self.d.poll_event() {
-            self.events.feed(e);
+        match &mut self.pieces {
+            None => {
+                while let Some(e) = self.d.poll_event() {
+                    self.events.feed(e);
+                }
+            }
+            Some(pieces) => {
+                while let Some(chunk) = self.d.poll_chunk() {
+                    if let Some(event) = pieces.feed(chunk) {
+                        self.events.feed(event);
+                    }
+                }
+            }
         }
     }
 }
@@ -395,6 +416,47 @@ impl EventCheck {
             }
         }
         self.any = true;
+    }
+}
+
+/// Checks the order and sizes of messages taken in pieces, and passes the other
+/// events on.
+#[derive(Default)]
+struct PieceCheck {
+    /// The message being handed out, and its bytes so far.
+    open: Option<(MessageKind, usize)>,
+}
+
+impl PieceCheck {
+    fn feed(&mut self, chunk: Chunk) -> Option<Event> {
+        let piece = match chunk {
+            Chunk::Start(kind) => {
+                assert!(self.open.is_none(), "a message starts inside another");
+                self.open = Some((kind, 0));
+                return None;
+            }
+            Chunk::Text(t) => (MessageKind::Text, t.len()),
+            Chunk::Binary(b) => (MessageKind::Binary, b.len()),
+            Chunk::End => {
+                assert!(self.open.take().is_some(), "End with no message");
+                return None;
+            }
+            Chunk::Event(event) => {
+                assert!(!matches!(event, Event::Message(_)), "a whole message");
+                if matches!(event, Event::Close(_) | Event::Error(_)) {
+                    self.open = None; // cut short
+                }
+                return Some(event);
+            }
+        };
+        let Some((kind, total)) = &mut self.open else {
+            panic!("a piece outside a message");
+        };
+        assert_eq!(*kind, piece.0, "a piece of the other kind");
+        assert!(piece.1 > 0, "an empty piece");
+        *total += piece.1;
+        assert!(*total <= MAX_MESSAGE, "{total} bytes handed out of one message");
+        None
     }
 }
 
@@ -666,8 +728,9 @@ pub fn client_response(data: &[u8]) {
     conn.eof();
 }
 
-/// Frames to an open hybi driver: the first byte picks the role and deflate;
-/// the rest are reads as [`chunks`] cuts them.
+/// Frames to an open hybi driver: the first byte picks the role, deflate, and
+/// whether messages are taken whole or in pieces; the rest are reads as
+/// [`chunks`] cuts them.
 pub fn hybi(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
@@ -682,6 +745,9 @@ pub fn hybi(data: &[u8]) {
     } else {
         Conn::client(deflate)
     };
+    if flags & 4 != 0 {
+        conn = conn.in_pieces();
+    }
     for read in chunks(rest) {
         conn.receive(read);
     }
@@ -689,7 +755,7 @@ pub fn hybi(data: &[u8]) {
 }
 
 /// Bytes to an open hixie driver (hixie-76 when the first byte is even: its first
-/// 8 bytes after that are the key bytes).
+/// 8 bytes after that are the key bytes; messages in pieces when its bit 1 is set).
 pub fn hixie(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
@@ -699,6 +765,9 @@ pub fn hixie(data: &[u8]) {
     } else {
         Kind::Hixie75
     });
+    if flags & 2 != 0 {
+        conn = conn.in_pieces();
+    }
     for read in chunks(rest) {
         conn.receive(read);
     }

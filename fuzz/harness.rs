@@ -455,7 +455,10 @@ impl PieceCheck {
         assert_eq!(*kind, piece.0, "a piece of the other kind");
         assert!(piece.1 > 0, "an empty piece");
         *total += piece.1;
-        assert!(*total <= MAX_MESSAGE, "{total} bytes handed out of one message");
+        assert!(
+            *total <= MAX_MESSAGE,
+            "{total} bytes handed out of one message"
+        );
         None
     }
 }

@@ -139,3 +139,57 @@ async fn plain_axum_serve_answers_a_text_and_a_ping_in_one_write() {
         );
     }
 }
+
+/// Serves `echo_app` with hyper's own `http1::Builder` over `TokioIo<TcpStream>`,
+/// TCP_NODELAY left off at accept; `fds` gets each accepted socket.
+async fn serve_hyper_http1(fds: mpsc::UnboundedSender<RawFd>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            fds.send(tcp.as_raw_fd()).unwrap();
+            let service = hyper_util::service::TowerToHyperService::new(echo_app());
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .with_upgrades(),
+            );
+        }
+    });
+    addr
+}
+
+/// hyper hands the stream back at the upgrade, and the layer and the extractor
+/// turn Nagle's algorithm off on it themselves.
+#[tokio::test]
+async fn hyper_http1_over_tcp_gets_nodelay_from_the_layer_and_the_extractor() {
+    let (fds, mut accepted) = mpsc::unbounded_channel();
+    let addr = serve_hyper_http1(fds).await;
+    assert_nodelay_through_layer_and_extractor(addr, &mut accepted).await;
+}
+
+/// What hyper read past the request head (here a frame written with it) is
+/// read first from the stream hyper hands back.
+#[tokio::test]
+async fn hyper_http1_over_tcp_keeps_the_bytes_read_with_the_head() {
+    let (fds, _accepted) = mpsc::unbounded_channel();
+    let addr = serve_hyper_http1(fds).await;
+    for path in ["/", "/extract"] {
+        let request = [
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                 Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            .into_bytes(),
+            client_frame(0x1, b"early"),
+        ]
+        .concat();
+        let mut tcp = server_util::send(addr, &request).await;
+        let head = server_util::read_head(&mut tcp).await;
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+        let echo = server_util::read_exact(&mut tcp, 7).await;
+        assert_eq!(echo, [&[0x81, 5][..], b"early"].concat(), "{path}");
+    }
+}

@@ -3,14 +3,13 @@
 //! the handler once hyper hands over the connection.
 
 use super::shutdown::{Shutdown, Tracker};
-use super::ServerSocket;
+use super::{ServerIo, ServerSocket};
 use crate::protocol::{self, Accepted, Driver, Options, Version};
 use crate::socket::{Accept, Config, WebSocket};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Extensions, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -407,7 +406,7 @@ fn open(
 ) -> (ServerSocket, Duration) {
     driver.start_without_head(tokio::time::Instant::now().into_std());
     let handshake_timeout = config.get_handshake_timeout();
-    let socket = WebSocket::from_driver(TokioIo::new(upgraded), driver, config);
+    let socket = WebSocket::from_driver(ServerIo::new(upgraded), driver, config);
     (socket, handshake_timeout)
 }
 

@@ -81,6 +81,7 @@
 //! | [`serve_connection`] / [`serve_connection_with`] | closed at the timeout, from accept, whatever trickles in (nothing, a byte a second, half an HTTP/2 preface) | closed at the timeout | set on a `TcpStream` |
 //! | your loop with [`http_builder`] / [`http_builder_with`] | HTTP/1.1: closed at the timeout once hyper-util has told HTTP/1.1 from HTTP/2 by the first bytes; a connection that sends **nothing** waits unbounded in that detection | closed at the timeout | yours to set: `tcp.set_nodelay(true)` |
 //! | `axum::serve` | **unbounded**: axum gives hyper no timer | closed at the timeout | **off** (replies to one read still leave in one write, see below): add `.tap_io(\|tcp\| { let _ = tcp.set_nodelay(true); })` to the listener (`axum::serve::ListenerExt`) |
+//! | hyper's own `http1::Builder` over `TokioIo<TcpStream>` | hyper's `header_read_timeout`, if you give it a timer | closed at the timeout | set by the layer and the extractor at the upgrade (see [`ServerIo`]) |
 //! | [`WebSocket::accept`](crate::WebSocket::accept) on a raw stream | the whole handshake, bounded | the same | yours to set |
 //!
 //! The hixie-76 bound is the layer's and the extractor's own: they finish that
@@ -95,9 +96,11 @@
 //! own batching (Nagle's algorithm) only adds waits: a frame written while an
 //! earlier small one is still unacknowledged sits until the peer acknowledges
 //! it, which a delayed-ACK peer does after tens of milliseconds
-//! (`examples/nagle_rtt.rs` measures it). The layer and the extractor cannot set
-//! TCP_NODELAY themselves under `axum::serve` or hyper-util's builder:
-//! hyper-util wraps the stream in a private type before hyper hands it over, so
+//! (`examples/nagle_rtt.rs` measures it). The layer and the extractor set
+//! TCP_NODELAY themselves when hyper hands the `TcpStream` back at the upgrade
+//! (hyper's own `http1::Builder` over `TokioIo<TcpStream>`; [`ServerIo`]). They
+//! cannot under `axum::serve` or hyper-util's builder: hyper-util wraps the
+//! stream in a private type before hyper sees it, so
 //! `hyper::upgrade::Upgraded::downcast` cannot give the `TcpStream` back.
 //!
 //! What the socket does without it: the replies to the frames of one read
@@ -188,6 +191,7 @@ mod accept;
 mod conn;
 #[cfg(feature = "axum")]
 mod extract;
+mod io;
 mod layer;
 mod request;
 mod shutdown;
@@ -203,8 +207,7 @@ pub use shutdown::{Shutdown, ShutdownOutcome};
 
 use crate::socket::WebSocket;
 
-/// The stream under a [`ServerSocket`]: hyper's upgraded connection.
-pub type ServerIo = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
+pub use io::ServerIo;
 
 /// The socket a server handler receives: the typed [`WebSocket`] over hyper's
 /// upgraded connection.

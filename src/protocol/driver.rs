@@ -557,6 +557,7 @@ impl Driver {
     /// Bytes queued for writing and not yet taken by `poll_transmit` (the browser API's
     /// `bufferedAmount`), including messages held until the handshake finishes:
     /// the one count for the I/O layer's write backpressure.
+    #[inline] // asked several times per message by the socket
     pub fn buffered_amount(&self) -> usize {
         self.output.len() + self.deferred.as_ref().map_or(0, |d| d.len())
     }

@@ -161,4 +161,47 @@ fn large_frames_and_messages_stay_within_the_limits() {
         "a 1 MiB hixie text run peaked at {peak} bytes"
     );
     eprintln!("1 MiB hixie text run: peak {peak} bytes");
+
+    // A peer announces a 16 MiB frame (the default limit) and sends it slowly,
+    // read in place as the socket reads (up to 1 MiB at a time): the buffer
+    // grows with what arrived, to at most one read or four times it, and ends
+    // at the frame's size.
+    let mut d = open_server(Options::default());
+    let frame = masked(0x82, 16 * MIB);
+    let (header, payload) = frame.split_at(14);
+    d.receive(header, Instant::now());
+    let mut arrived = 0;
+    let mut most = 0;
+    let peak = peak_during(|| {
+        for piece in payload.chunks(100 << 10) {
+            let mut piece = piece;
+            while !piece.is_empty() {
+                let chunk = d.input_chunk(MIB);
+                let n = chunk.len().min(piece.len());
+                chunk[..n].copy_from_slice(&piece[..n]);
+                d.commit(n, Instant::now());
+                piece = &piece[n..];
+                arrived += n;
+                if arrived < 16 * MIB {
+                    let held = d.input_capacity();
+                    assert!(
+                        held <= (4 * arrived).max(MIB + SLACK),
+                        "{held} bytes of buffer for {arrived} bytes of a frame"
+                    );
+                    most = most.max(held);
+                }
+            }
+        }
+        match d.poll_event() {
+            Some(Event::Message(m)) => assert_eq!(m.len(), 16 * MIB),
+            other => panic!("{other:?}"),
+        }
+    });
+    assert!(
+        peak <= 16 * MIB + 4 * MIB + SLACK,
+        "a 16 MiB frame peaked at {peak} bytes"
+    );
+    eprintln!(
+        "16 MiB frame read in place: peak {peak} bytes, buffer at most {most} bytes before the end"
+    );
 }

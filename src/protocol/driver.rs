@@ -1,5 +1,6 @@
 //! The connection state machine.
 
+use super::buffer::Room;
 use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use super::error::{Error, ErrorKind};
 use super::event::{Chunk, Event, Message, MessageKind, Transmit};
@@ -337,7 +338,7 @@ impl Driver {
             return Ok(None);
         };
         let mut driver = Driver::server(&request, options)?;
-        driver.input.extend(&buf[size..], usize::MAX);
+        driver.input.extend(&buf[size..], Room::Within(usize::MAX));
         Ok(Some(driver))
     }
 
@@ -595,6 +596,7 @@ impl Driver {
     /// Bytes queued for writing and not yet taken by `poll_transmit` (the browser API's
     /// `bufferedAmount`), including messages held until the handshake finishes:
     /// the one count for the I/O layer's write backpressure.
+    #[inline] // asked several times per message by the socket
     pub fn buffered_amount(&self) -> usize {
         self.output.len() + self.deferred.as_ref().map_or(0, |d| d.len())
     }
@@ -661,11 +663,12 @@ impl Driver {
             // needs: the buffer then grows to that frame's size and not to twice
             // it, and the bytes after it are read once it has left the buffer.
             let hint = self.read_hint();
-            let (take, limit) = match hint {
-                0 => (data.len(), self.input_limit()),
-                hint => (hint.min(data.len()), self.input.len() + hint),
+            let take = match hint {
+                0 => data.len(),
+                hint => hint.min(data.len()),
             };
-            self.input.extend(&data[..take], limit);
+            let room = self.input_room();
+            self.input.extend(&data[..take], room);
             self.process_input();
             data = &data[take..];
             if data.is_empty() {
@@ -679,26 +682,30 @@ impl Driver {
     ///
     /// It holds at most `max` bytes (and at least one when `max > 0`), as many as
     /// the driver wants: the rest of the frame being read when its header is
-    /// known ([`read_hint`](Driver::read_hint); the buffer is then sized for the
-    /// whole frame at once, within [`Options::max_frame_size`]), else a small read
-    /// of 8 KiB. Its bytes are initialized (zeroed the first time that memory is
+    /// known ([`read_hint`](Driver::read_hint); the buffer then grows toward the
+    /// end of the frame, within [`Options::max_frame_size`], in steps of four
+    /// times what it holds as the bytes arrive), else a small read of 8 KiB. Its bytes are initialized (zeroed the first time that memory is
     /// handed out, not on every call), so it is a plain `&mut [u8]`: a reader
     /// needs no zero-filling (e.g. `tokio::io::ReadBuf::new(chunk)`).
     pub fn input_chunk(&mut self, max: usize) -> &mut [u8] {
-        let (want, limit) = self.read_size(max);
-        self.input.chunk(want, limit)
+        let want = self.read_size(max);
+        let room = self.input_room();
+        self.input.chunk(want, room)
     }
 
-    /// How much the next read takes (at most `max`), and the most the input
-    /// buffer will hold for it (see [`reserve_within`](super::buffer)).
-    fn read_size(&self, max: usize) -> (usize, usize) {
-        let hint = self.read_hint();
-        let want = hint.max(SMALL_INPUT).min(max);
-        let limit = match hint {
-            0 => self.input_limit(),
-            hint => self.input.len() + hint,
-        };
-        (want, limit)
+    /// How much the next read takes (at most `max`).
+    fn read_size(&self, max: usize) -> usize {
+        self.read_hint().max(SMALL_INPUT).min(max)
+    }
+
+    /// How the input buffer grows for the next bytes (see
+    /// [`buffer`](super::buffer)): toward the end of the frame being read,
+    /// once its header is known, else within the input limit.
+    fn input_room(&self) -> Room {
+        match self.read_hint() {
+            0 => Room::Within(self.input_limit()),
+            hint => Room::FrameEnd(self.input.len() + hint),
+        }
     }
 
     /// Adds the first `n` bytes of the last [`input_chunk`](Driver::input_chunk),
@@ -718,8 +725,9 @@ impl Driver {
     /// `ReadBuf::uninit`): a 16 MiB frame is read with no 16 MiB memset first.
     /// Commit with [`commit_init`](Driver::commit_init).
     pub(crate) fn input_spare(&mut self, max: usize) -> &mut [MaybeUninit<u8>] {
-        let (want, limit) = self.read_size(max);
-        self.input.spare(want, limit)
+        let want = self.read_size(max);
+        let room = self.input_room();
+        self.input.spare(want, room)
     }
 
     /// [`commit`](Driver::commit) for [`input_spare`](Driver::input_spare).

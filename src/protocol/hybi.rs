@@ -788,12 +788,12 @@ fn encode_frame(
 ) {
     match role {
         Role::Server => {
-            out.reserve_frame(frame::header_len(payload.len(), false), payload.len());
-            let before = out.buf().len();
-            frame::write_fragment_header(out.buf(), fin, opcode, rsv, None, payload.len());
-            let header_len = out.buf().len() - before;
-            out.wrote(header_len);
-            out.push_payload(payload);
+            let len = payload.len();
+            out.push_frame(
+                frame::header_len(len, false),
+                |buf| frame::write_fragment_header(buf, fin, opcode, rsv, None, len),
+                payload,
+            );
         }
         Role::Client => {
             let key: [u8; 4] = rng.bytes();

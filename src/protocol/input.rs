@@ -9,7 +9,7 @@
 //! (A `&mut [MaybeUninit<u8>]` would spare even that, but safe code may write
 //! `MaybeUninit::uninit()` into it and then commit it, which would be UB.)
 
-use super::buffer::reserve_within;
+use super::buffer::Room;
 use bytes::BytesMut;
 use std::mem::MaybeUninit;
 
@@ -47,29 +47,29 @@ impl Input {
         &mut self.buf
     }
 
-    /// Makes room for `additional` bytes, growing as [`reserve_within`] does.
-    fn reserve(&mut self, additional: usize, limit: usize) {
+    /// Makes room for `additional` bytes, growing as `room` says.
+    fn reserve(&mut self, additional: usize, room: Room) {
         if self.buf.capacity() - self.buf.len() >= additional {
             return;
         }
         // The allocation may move or grow: what was initialized is unknown.
-        reserve_within(&mut self.buf, additional, limit);
+        room.reserve(&mut self.buf, additional);
         self.spare_init = 0;
         self.chunk = 0;
     }
 
     /// Appends a copy of `data`.
-    pub(crate) fn extend(&mut self, data: &[u8], limit: usize) {
-        self.reserve(data.len(), limit);
+    pub(crate) fn extend(&mut self, data: &[u8], room: Room) {
+        self.reserve(data.len(), room);
         self.buf.extend_from_slice(data);
         self.spare_init = self.spare_init.saturating_sub(data.len());
         self.chunk = 0;
     }
 
     /// A writable chunk of `len` bytes right after the data, for [`commit`](Input::commit).
-    /// `limit` shapes growth as in [`reserve_within`].
-    pub(crate) fn chunk(&mut self, len: usize, limit: usize) -> &mut [u8] {
-        self.reserve(len, limit);
+    /// `room` says how the buffer grows for it.
+    pub(crate) fn chunk(&mut self, len: usize, room: Room) -> &mut [u8] {
+        self.reserve(len, room);
         let spare = self.buf.spare_capacity_mut();
         let len = len.min(spare.len());
         if self.spare_init < len {
@@ -111,10 +111,10 @@ impl Input {
     /// The spare capacity for a read of up to `len` bytes, as it is: not
     /// zeroed, for an I/O layer that tracks what it initializes (tokio's
     /// `ReadBuf::uninit`), so that a large frame is read with no pass over its
-    /// memory before the read's own. `limit` shapes growth as in
-    /// [`reserve_within`]. Commit with [`commit_init`](Input::commit_init).
-    pub(crate) fn spare(&mut self, len: usize, limit: usize) -> &mut [MaybeUninit<u8>] {
-        self.reserve(len, limit);
+    /// memory before the read's own. `room` says how the buffer grows for
+    /// it. Commit with [`commit_init`](Input::commit_init).
+    pub(crate) fn spare(&mut self, len: usize, room: Room) -> &mut [MaybeUninit<u8>] {
+        self.reserve(len, room);
         self.chunk = 0;
         let spare = self.buf.spare_capacity_mut();
         let len = len.min(spare.len());
@@ -155,16 +155,18 @@ mod tests {
     use super::*;
     use bytes::Buf;
 
+    const ANY: Room = Room::Within(usize::MAX);
+
     #[test]
     fn chunks_are_zeroed_once_and_commit_appends() {
         let mut input = Input::default();
-        let chunk = input.chunk(16, usize::MAX);
+        let chunk = input.chunk(16, ANY);
         assert_eq!(chunk, &[0; 16]);
         chunk[..3].copy_from_slice(b"abc");
         input.commit(3);
         assert_eq!(&input.data()[..], b"abc");
         // The next chunk starts after the data; the rest was zeroed already.
-        let chunk = input.chunk(13, usize::MAX);
+        let chunk = input.chunk(13, ANY);
         assert_eq!(chunk.len(), 13);
         chunk[0] = b'd';
         input.commit(1);
@@ -174,7 +176,7 @@ mod tests {
     #[test]
     fn spare_reads_commit_what_was_written() {
         let mut input = Input::default();
-        let spare = input.spare(16, usize::MAX);
+        let spare = input.spare(16, ANY);
         assert_eq!(spare.len(), 16);
         for (slot, byte) in spare.iter_mut().zip(b"abc") {
             slot.write(*byte);
@@ -183,7 +185,7 @@ mod tests {
         unsafe { input.commit_init(3) };
         assert_eq!(&input.data()[..], b"abc");
         // Zeroed chunks and spare reads mix.
-        let chunk = input.chunk(4, usize::MAX);
+        let chunk = input.chunk(4, ANY);
         chunk[0] = b'd';
         input.commit(1);
         assert_eq!(&input.data()[..], b"abcd");
@@ -192,14 +194,14 @@ mod tests {
     #[test]
     fn consuming_from_the_front_keeps_the_watermark() {
         let mut input = Input::default();
-        let chunk = input.chunk(32, usize::MAX);
+        let chunk = input.chunk(32, ANY);
         chunk.fill(7);
         input.commit(32);
         input.data().advance(10);
         let _ = input.data().split_to(10);
         assert_eq!(input.len(), 12);
         // Growth after the front was consumed gives a fresh, zeroed chunk.
-        let chunk = input.chunk(100, usize::MAX);
+        let chunk = input.chunk(100, ANY);
         assert!(chunk.iter().all(|&b| b == 0));
         input.commit(100);
         assert_eq!(&input.data()[..12], &[7; 12]);
@@ -211,10 +213,10 @@ mod tests {
         // Committing bytes never written exposes zeros or old bytes, never
         // uninitialized memory (run under Miri to check).
         let mut input = Input::default();
-        input.chunk(8, usize::MAX);
+        input.chunk(8, ANY);
         input.commit(8);
         input.clear();
-        input.chunk(8, usize::MAX);
+        input.chunk(8, ANY);
         input.commit(8);
         assert_eq!(&input.data()[..], &[0; 8]);
     }
@@ -223,7 +225,7 @@ mod tests {
     #[should_panic(expected = "larger than the chunk")]
     fn committing_past_the_chunk_panics() {
         let mut input = Input::default();
-        input.chunk(4, usize::MAX);
+        input.chunk(4, ANY);
         input.commit(5);
     }
 
@@ -231,8 +233,8 @@ mod tests {
     #[should_panic(expected = "larger than the chunk")]
     fn a_chunk_ends_when_the_input_changes() {
         let mut input = Input::default();
-        input.chunk(4, usize::MAX);
-        input.extend(b"x", usize::MAX);
+        input.chunk(4, ANY);
+        input.extend(b"x", ANY);
         input.commit(1);
     }
 }

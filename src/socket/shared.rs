@@ -305,7 +305,7 @@ where
     pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
         self.with_state(|s, _| {
             s.replying = false;
-            s.command(|d, _| d.send(message))
+            s.send_message(message)
         })
     }
 
@@ -337,7 +337,7 @@ where
                 s.check_can_send()?;
                 if s.room_for_message() {
                     let m = message.take().expect("checked");
-                    s.command(|d, _| d.send(m))?;
+                    s.send_message(m)?;
                     continue;
                 }
             } else {
@@ -751,6 +751,15 @@ where
             return Err(error.clone());
         }
         f(&mut self.driver, now().into_std()).map_err(Error::from)
+    }
+
+    /// [`command`](State::command) for `Driver::send`, which needs no time:
+    /// a message costs no clock read.
+    fn send_message(&mut self, message: Message) -> Result<(), Error> {
+        if let Transport::Done(Some(error)) = &self.transport {
+            return Err(error.clone());
+        }
+        self.driver.send(message).map_err(Error::from)
     }
 
     fn check_can_send(&self) -> Result<(), Error> {

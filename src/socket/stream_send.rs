@@ -78,7 +78,10 @@ use super::Config;
 /// [`MessageAbandoned`](crate::protocol::ErrorKind::MessageAbandoned) (the
 /// reader's `recv` returns that error once, then `None`). The peer sees the
 /// close frame and never the message. After an error, the writer is done in
-/// the same way: drop it.
+/// the same way: drop it. A writer that is leaked (`std::mem::forget`) never
+/// runs that drop: its message stays open and every whole-message send waits
+/// for it, until the connection closes ([`CloseHandle`](super::CloseHandle),
+/// the peer, a timeout).
 ///
 /// # The `AsyncWrite` methods
 ///

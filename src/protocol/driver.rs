@@ -211,8 +211,9 @@ pub struct Driver {
     /// Frames sent before the handshake finished (boxed: only a client that
     /// sends before the server's answer has any).
     deferred: Option<Box<Output>>,
-    /// The message being sent in fragments, if one is open.
-    sending: Option<Sending>,
+    /// The message being sent in fragments, if one is open (boxed: most
+    /// connections never send one).
+    sending: Option<Box<Sending>>,
     events: VecDeque<Event>,
     /// Pieces of the message read with [`poll_chunk`](Driver::poll_chunk), ahead
     /// of `events`: like an event, one waiting stops the decoding.
@@ -1251,11 +1252,11 @@ impl Driver {
         self.check_can_send_message()?;
         let fragments = self.framing.start_fragments(kind)?;
         let message = OutgoingMessage::new(kind);
-        self.sending = Some(Sending {
+        self.sending = Some(Box::new(Sending {
             id: message.id,
             utf8: (kind == MessageKind::Text).then(Utf8Validator::default),
             fragments,
-        });
+        }));
         Ok(message)
     }
 

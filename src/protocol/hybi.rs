@@ -179,7 +179,8 @@ pub(crate) struct Decoder {
     max_message: usize,
     read: Read,
     partial: Option<Partial>,
-    streamed: Option<Streamed>,
+    /// (Boxed: most connections never read a message in pieces.)
+    streamed: Option<Box<Streamed>>,
     /// Validates the text message in progress, across frames.
     utf8: Utf8Validator,
     /// The negotiated extensions' inverse transforms.
@@ -459,7 +460,7 @@ impl Decoder {
             streamed.held.set(&streamed.backlog[keep..]);
             streamed.backlog.truncate(keep);
         }
-        self.streamed = Some(streamed);
+        self.streamed = Some(Box::new(streamed));
         Ok(Some(Frame::Start(text)))
     }
 

@@ -40,7 +40,9 @@ use super::frame::{self, OpCode};
 use super::version::Version;
 use bytes::{Bytes, BytesMut};
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+#[cfg(feature = "deflate")]
+use std::sync::Mutex;
+use std::sync::{Arc, OnceLock};
 
 #[cfg(feature = "deflate")]
 use super::deflate::{self, Compression};
@@ -110,7 +112,8 @@ impl PreparedMessage {
         &self.inner.message
     }
 
-    /// The opcode of its (only) frame.
+    /// The opcode of its (only) frame (which deflate's threshold looks at).
+    #[cfg(feature = "deflate")]
     pub(crate) fn opcode(&self) -> OpCode {
         opcode(&self.inner.message)
     }

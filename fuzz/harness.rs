@@ -739,7 +739,7 @@ pub fn hybi(data: &[u8]) {
         return;
     };
     let deflate = flags & 2 != 0;
-    let mut conn = if flags & 1 == 0 {
+    let conn = if flags & 1 == 0 {
         Conn::server(if deflate {
             Kind::Hybi13Deflate
         } else {
@@ -748,13 +748,7 @@ pub fn hybi(data: &[u8]) {
     } else {
         Conn::client(deflate)
     };
-    if flags & 4 != 0 {
-        conn = conn.in_pieces();
-    }
-    for read in chunks(rest) {
-        conn.receive(read);
-    }
-    conn.eof();
+    read_all(conn, flags & 4 != 0, rest);
 }
 
 /// Bytes to an open hixie driver (hixie-76 when the first byte is even: its first
@@ -763,12 +757,18 @@ pub fn hixie(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    let mut conn = Conn::server(if flags & 1 == 0 {
+    let conn = Conn::server(if flags & 1 == 0 {
         Kind::Hixie76
     } else {
         Kind::Hixie75
     });
-    if flags & 2 != 0 {
+    read_all(conn, flags & 2 != 0, rest);
+}
+
+/// Feeds `rest` to an open `conn` as the reads [`chunks`] cuts, then the end of
+/// the stream, taking messages whole or, with `pieces`, as they arrive.
+fn read_all(mut conn: Conn, pieces: bool, rest: &[u8]) {
+    if pieces {
         conn = conn.in_pieces();
     }
     for read in chunks(rest) {

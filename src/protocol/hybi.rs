@@ -31,6 +31,7 @@ use super::error::{Error, ErrorKind};
 use super::event::Message;
 use super::extension::{Fragments, Incoming, IncomingStream, Outgoing};
 use super::frame::{self, Header, OpCode};
+use super::framing::Frame;
 use super::mask::apply_mask;
 use super::output::Output;
 use super::rng::Randomness;
@@ -44,22 +45,6 @@ const COPY_UP_TO: usize = 4 << 10;
 
 /// The most a piece of an inflated message holds.
 pub(crate) const PIECE: usize = 64 << 10;
-
-/// A decoded unit: a whole message or a control frame, or, for a message read
-/// in pieces, its start, a piece, its end.
-#[derive(Debug)]
-pub(crate) enum Frame {
-    Message(Message),
-    Ping(Bytes),
-    Pong(Bytes),
-    Close(CloseFrame),
-    /// A message read in pieces starts; `true` for text.
-    Start(bool),
-    /// A piece of it (text pieces are whole code points).
-    Part(Message),
-    /// Its end.
-    End,
-}
 
 #[derive(Debug)]
 enum Read {

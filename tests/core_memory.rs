@@ -7,7 +7,7 @@
 mod core_support;
 
 use core_support::*;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering::Relaxed;
 use websocket_protocol::protocol::{Driver, Event, Message, Options};
@@ -99,13 +99,59 @@ fn large_frames_and_messages_stay_within_the_limits() {
         "one 1 MiB frame peaked at {peak} bytes"
     );
     eprintln!("one 1 MiB frame: peak {peak} bytes");
-    // Once the message is dropped, the driver gives the frame's buffer back: an
-    // idle connection does not keep the memory of the largest frame it saw.
+    // Once the message is dropped and the transport is quiet, the frame's
+    // buffer is kept for the next large message...
+    d.shrink_input();
+    let kept = LIVE.load(Relaxed).saturating_sub(idle);
+    assert!(kept >= MIB, "the driver kept only {kept} bytes");
+    let peak = peak_during(|| {
+        for piece in wire.chunks(CHUNK) {
+            d.receive(piece, Instant::now());
+        }
+        match d.poll_event() {
+            Some(Event::Message(Message::Binary(b))) => assert!(b.iter().all(|&x| x == b'a')),
+            other => panic!("{other:?}"),
+        }
+    });
+    assert!(
+        peak <= SLACK,
+        "the second 1 MiB frame allocated {peak} bytes instead of reusing the buffer"
+    );
+    // ...but never over a message the application still holds: the next frame
+    // then gets memory of its own.
+    for piece in wire.chunks(CHUNK) {
+        d.receive(piece, Instant::now());
+    }
+    let Some(Event::Message(held)) = d.poll_event() else {
+        panic!("no message")
+    };
+    let mut other = wire.clone();
+    other[14..].fill(b'b');
+    for piece in other.chunks(CHUNK) {
+        d.receive(piece, Instant::now());
+    }
+    let Some(Event::Message(next)) = d.poll_event() else {
+        panic!("no message")
+    };
+    assert!(held.as_bytes().iter().all(|&x| x == b'a'));
+    assert!(next.as_bytes().iter().all(|&x| x == b'b'));
+    drop((held, next, other));
+    // ...and given back after a second with nothing read: an idle connection
+    // does not keep the memory of the largest frame it saw.
+    d.shrink_input();
+    let release = d
+        .poll_timeout()
+        .expect("the kept buffer's release is armed");
+    assert!(release <= Instant::now() + Duration::from_secs(1));
+    d.handle_timeout(release - Duration::from_millis(1));
+    assert!(LIVE.load(Relaxed).saturating_sub(idle) >= MIB);
+    d.handle_timeout(release);
     let retained = LIVE.load(Relaxed).saturating_sub(idle);
     assert!(
         retained <= SLACK,
-        "the driver kept {retained} bytes after a 1 MiB frame"
+        "the driver kept {retained} bytes a second after a 1 MiB frame"
     );
+    assert_eq!(d.poll_timeout(), None, "no timer left armed");
     drop(d);
 
     // A message of two fragments, the first nearly the whole limit: the joined

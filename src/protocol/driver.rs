@@ -18,18 +18,38 @@ use super::version::{Role, Version};
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The payload of the pings [`Options::keepalive`] sends.
 pub const KEEPALIVE_PAYLOAD: &[u8] = b"websocket-protocol keepalive";
 
-/// Input buffers larger than this are given back once empty, so an idle
-/// connection does not keep the memory of the largest message it ever saw.
+/// Input buffers up to this size are given back when the transport goes quiet
+/// ([`Driver::shrink_input`]), so an idle connection holds no read buffer.
 const RETAINED_INPUT: usize = 64 << 10;
+
+/// How long a larger input buffer is kept once empty, for the next large
+/// message to land in: memory the allocator would otherwise hand back to the
+/// kernel and fault in again, page by page, for every message (a 16 MiB echo
+/// spent more time in page faults than in reading). After this long without a
+/// byte it is given back, so a connection that went quiet does not keep the
+/// memory of the largest message it saw.
+const KEEP_LARGE_INPUT: Duration = Duration::from_secs(1);
 
 /// The chunk [`Driver::input_chunk`] offers when no frame payload is being read
 /// (or what is left of it is smaller): a small read, as most frames are small.
 const SMALL_INPUT: usize = 8 << 10;
+
+/// The input buffer's size, as far as giving it back goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputSize {
+    /// At most [`RETAINED_INPUT`] since it was allocated: given back whenever
+    /// the transport goes quiet with it empty.
+    Small,
+    /// Has held more, and holds bytes (or did at the last decode).
+    Large,
+    /// Large and empty: kept for the next large message until `until`.
+    Kept { until: Instant },
+}
 
 /// Where the connection is. States carry what they need and nothing else; the
 /// public view is [`ConnectionState`], whose doc comment draws the closing
@@ -200,10 +220,8 @@ pub struct Driver {
     /// Everything that differs between the versions.
     framing: Framing,
     input: Input,
-    /// The input buffer has held more than [`RETAINED_INPUT`]: give it back once
-    /// empty. (Its `capacity()` cannot tell: after a large payload is split off,
-    /// the buffer reports only the tail while still sharing the whole allocation.)
-    input_large: bool,
+    /// Whether the input buffer is large, and until when an empty one is kept.
+    input_size: InputSize,
     /// The end of the stream was read; it takes effect once the input before it
     /// is decoded.
     eof: bool,
@@ -255,7 +273,7 @@ impl Driver {
             phase: Phase::Created(start),
             framing,
             input: Input::default(),
-            input_large: false,
+            input_size: InputSize::Small,
             eof: false,
             output: Output::default(),
             deferred: None,
@@ -758,10 +776,23 @@ impl Driver {
     /// Gives back the input buffer's memory when it holds no bytes: call it when
     /// the transport has nothing to read, so an idle connection holds no read
     /// buffer.
+    ///
+    /// A buffer that held more than 64 KiB (a large frame) is kept for a
+    /// second after it empties, so that the next large message reuses its
+    /// memory (once the application has dropped the message that was split
+    /// off it); [`poll_timeout`](Driver::poll_timeout) includes that instant,
+    /// and [`handle_timeout`](Driver::handle_timeout) gives it back.
     pub fn shrink_input(&mut self) {
+        if self.input.is_empty() && self.input_size == InputSize::Small {
+            self.input.release();
+        }
+    }
+
+    /// Gives back the input buffer, whatever its size, if it holds no bytes.
+    fn release_input(&mut self) {
         if self.input.is_empty() {
             self.input.release();
-            self.input_large = false;
+            self.input_size = InputSize::Small;
         }
     }
 
@@ -798,7 +829,15 @@ impl Driver {
     /// pieces when `chunks` is set.
     fn decode_input(&mut self, chunks: bool) {
         // Noted before frames are split off, while the capacity still shows it.
-        self.input_large |= self.input.capacity() > RETAINED_INPUT;
+        // (After a large payload is split off, the buffer reports only the tail
+        // while still sharing the whole allocation.)
+        if self.input.capacity() > RETAINED_INPUT {
+            self.input_size = InputSize::Large;
+        } else if matches!(self.input_size, InputSize::Kept { .. }) && !self.input.is_empty() {
+            // The kept memory could not be reused (the application still holds
+            // the message split off it): the bytes are in a new, small buffer.
+            self.input_size = InputSize::Small;
+        }
         // One event at a time: nothing more is decoded until it is taken
         // (except while our close frame waits for its answer: see `awaiting`).
         while (self.events.is_empty() && self.chunks.is_empty())
@@ -826,9 +865,14 @@ impl Driver {
                 break;
             }
         }
-        if self.input.is_empty() && self.input_large {
-            self.input.release();
-            self.input_large = false;
+        if self.input.is_empty() && self.input_size == InputSize::Large {
+            if let Some(now) = self.now {
+                self.input_size = InputSize::Kept {
+                    until: now + KEEP_LARGE_INPUT,
+                };
+            } else {
+                self.release_input();
+            }
         }
         // The end of the stream comes after every event before it, unless all
         // that is left is the transport's end: a client whose closing handshake
@@ -947,6 +991,15 @@ impl Driver {
     /// more often is harmless). See the calling order on [`Driver`].
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
+        if let InputSize::Kept { until } = self.input_size {
+            if now >= until {
+                if self.input.is_empty() {
+                    self.release_input();
+                } else {
+                    self.input_size = InputSize::Large;
+                }
+            }
+        }
         match self.phase {
             Phase::Closing {
                 awaiting, deadline, ..
@@ -1151,8 +1204,18 @@ impl Driver {
 
     /// When [`handle_timeout`](Driver::handle_timeout) should next be called, if a
     /// timer is armed: the close timeout while closing, the keepalive or idle
-    /// timer while open. Up to date after every call.
+    /// timer while open, and the release of a large input buffer kept empty
+    /// (see [`shrink_input`](Driver::shrink_input)). Up to date after every call.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let protocol = self.protocol_timeout();
+        match self.input_size {
+            InputSize::Kept { until } => Some(protocol.map_or(until, |t| t.min(until))),
+            _ => protocol,
+        }
+    }
+
+    /// The protocol's timers: closing, keepalive, idle.
+    fn protocol_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Closing { deadline, .. } => Some(deadline),
             Phase::Open => {

@@ -137,7 +137,10 @@
 //! goes onto the stack (4 KiB) and the driver keeps only what it brought;
 //! further reads go in place into the driver's input (8 KiB between frames,
 //! the frame's size for a large one, read up to 1 MiB at a time), which is
-//! released when the transport has nothing more to read. What is read and not
+//! released when the transport has nothing more to read. (A buffer that held
+//! a frame larger than 64 KiB is released a second later instead, the socket's
+//! timer waking it for that: the next large message reuses its memory rather
+//! than page-faulting in fresh memory.) What is read and not
 //! taken is bounded by [`Config::message_buffer_size`], what is queued for
 //! writing by [`Config::write_buffer_size`].
 //!

@@ -9,7 +9,10 @@
 //! client saw and the server's CPU time per operation, read from the server
 //! thread's own CPU clock (`pthread_getcpuclockid`, the same account as
 //! `getrusage(RUSAGE_THREAD)`, in nanoseconds), over the measured window only:
-//! connections are opened before it and closed after it.
+//! connections are opened before it and closed after it. A third table gives
+//! the share of that CPU spent in the kernel (the thread's `stime` over
+//! `utime + stime` in `/proc/self/task/TID/stat`, clock ticks): what no
+//! user-space work can take off.
 //!
 //! ```sh
 //! cargo bench --bench compare                    # every row, 2 s per cell
@@ -219,6 +222,8 @@ struct Running {
     server: Server,
     addr: SocketAddr,
     clock: libc::clockid_t,
+    /// The server thread's id, for its `/proc` entry.
+    tid: i32,
     _thread: std::thread::JoinHandle<()>,
 }
 
@@ -227,9 +232,12 @@ impl Running {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("local address");
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(server.name().to_owned())
             .spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tid_tx.send(unsafe { libc::gettid() }).expect("tid");
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -250,7 +258,24 @@ impl Running {
             server,
             addr,
             clock,
+            tid: tid_rx.recv().expect("the server thread's id"),
             _thread: thread,
+        }
+    }
+
+    /// The server thread's user and system time so far, in clock ticks.
+    fn ticks(&self) -> Ticks {
+        let path = format!("/proc/self/task/{}/stat", self.tid);
+        let stat = std::fs::read_to_string(&path).expect("the thread's stat");
+        // The fields after the parenthesised name, from the third (state) on:
+        // utime and stime are the 14th and 15th.
+        let mut fields = stat[stat.rfind(')').expect("stat's name") + 2..].split(' ');
+        let mut tick = || fields.next().and_then(|f| f.parse().ok());
+        let utime = (0..12).map(|_| tick()).last().flatten().expect("utime");
+        let stime = tick().expect("stime");
+        Ticks {
+            user: utime,
+            system: stime,
         }
     }
 
@@ -365,11 +390,20 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// A thread's CPU time in clock ticks (coarse, but split by mode).
+#[derive(Clone, Copy)]
+struct Ticks {
+    user: u64,
+    system: u64,
+}
+
 /// One cell: operations completed, wall time and server CPU of the window.
 struct Cell {
     ops: u64,
     wall: Duration,
     cpu: Duration,
+    /// The server thread's ticks over the window.
+    ticks: Ticks,
 }
 
 impl Cell {
@@ -378,6 +412,11 @@ impl Cell {
     }
     fn cpu_per_op(&self) -> Duration {
         self.cpu.div_f64(self.ops.max(1) as f64)
+    }
+    /// The share of the server's CPU time spent in the kernel.
+    fn kernel_share(&self) -> f64 {
+        let Ticks { user, system } = self.ticks;
+        system as f64 / (user + system).max(1) as f64
     }
 }
 
@@ -429,6 +468,7 @@ async fn run_cell(server: &Running, row: &Row, secs: f64) -> Cell {
     // once every task has finished the round it was in.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let cpu = server.cpu();
+    let ticks = server.ticks();
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     stop.store(true, Ordering::Relaxed);
@@ -441,6 +481,13 @@ async fn run_cell(server: &Running, row: &Row, secs: f64) -> Cell {
         ops: ops.load(Ordering::Relaxed),
         wall: start.elapsed(),
         cpu: server.cpu() - cpu,
+        ticks: {
+            let now = server.ticks();
+            Ticks {
+                user: now.user - ticks.user,
+                system: now.system - ticks.system,
+            }
+        },
     };
     join_all(clients.into_iter().map(|mut ws| async move {
         let _ = ws.close(1000, "").await;
@@ -536,6 +583,19 @@ fn print_tables(rows: &[Row], cells: &[Vec<Cell>]) {
         "\nratios: ours / the best of fastwebsockets, tokio-websockets and \
          tokio-tungstenite; above 1 is better for throughput, below 1 for CPU."
     );
+
+    print!("\n| share of server CPU in the kernel |");
+    for s in SERVERS {
+        print!(" {} |", s.name());
+    }
+    println!("\n|---|{}", "---|".repeat(SERVERS.len()));
+    for (row, cells) in rows.iter().zip(cells) {
+        print!("| {} |", row.name);
+        for c in cells {
+            print!(" {:.0} % |", c.kernel_share() * 100.0);
+        }
+        println!();
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -767,11 +827,12 @@ fn main() {
                 run_cell(server, row, secs / 5.0).await;
                 let cell = run_cell(server, row, secs).await;
                 eprintln!(
-                    "{:<42} {:<18} {:>12} {:>10} server CPU per op",
+                    "{:<42} {:<18} {:>12} {:>10} server CPU per op, {:.0} % in the kernel",
                     row.name,
                     server.server.name(),
                     fmt_rate(row, cell.rate()),
-                    fmt_duration(cell.cpu_per_op())
+                    fmt_duration(cell.cpu_per_op()),
+                    cell.kernel_share() * 100.0
                 );
                 cells.push(cell);
             }

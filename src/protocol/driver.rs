@@ -317,8 +317,9 @@ impl Driver {
         Ok(Driver::accepted(accepted, options))
     }
 
-    /// A server driver for a request the handshake rules accepted.
-    fn accepted(mut accepted: Accepted, options: Options) -> Driver {
+    /// A server driver for a request the handshake rules accepted with
+    /// `options`.
+    pub(crate) fn accepted(mut accepted: Accepted, options: Options) -> Driver {
         let start = Start::Server {
             reason: accepted.reason,
             hixie76_keys: accepted.hixie76_keys,
@@ -338,9 +339,17 @@ impl Driver {
         let Some((request, size)) = handshake::parse_request(buf, &options)? else {
             return Ok(None);
         };
-        let mut driver = Driver::server(&request, options)?;
-        driver.input.extend(&buf[size..], Room::Within(usize::MAX));
-        Ok(Some(driver))
+        let accepted = handshake::accept(&request, &options)?;
+        Ok(Some(Driver::parsed(accepted, options, &buf[size..])))
+    }
+
+    /// A server driver for a request read from the raw bytes of the
+    /// connection and accepted with `options`, and the bytes that came after
+    /// its head (a hixie-76 body, early frames), kept for the connection.
+    pub(crate) fn parsed(accepted: Accepted, options: Options, rest: &[u8]) -> Driver {
+        let mut driver = Driver::accepted(accepted, options);
+        driver.input.extend(rest, Room::Within(usize::MAX));
+        driver
     }
 
     /// A client driver for a `ws://` or `wss://` URL (RFC 6455, masking on;
@@ -460,6 +469,16 @@ impl Driver {
     /// here; [`start`](Driver::start) writes them in their conventional spelling.
     pub fn handshake_response(&self) -> Option<&http::Response<()>> {
         self.response.as_deref()
+    }
+
+    /// Server: takes the handshake response out, for an HTTP stack that sends
+    /// it and never asks for it again (the server's layer and extractor, whose
+    /// driver is no one else's), so that it moves there instead of being copied.
+    pub(crate) fn take_handshake_response(&mut self) -> Option<http::Response<()>> {
+        match self.role {
+            Role::Server => self.response.take().map(|response| *response),
+            Role::Client => None,
+        }
     }
 
     /// Server, once started: drops the handshake response, which is written

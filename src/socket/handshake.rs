@@ -61,6 +61,11 @@ impl Accept {
         self
     }
 
+    /// Whether [`apply_to`](Accept::apply_to) changes the options.
+    pub(crate) fn changes_options(&self) -> bool {
+        self.config.is_some() || self.protocols.is_some()
+    }
+
     /// The config to accept with, from the configured one.
     pub(crate) fn apply_to(&mut self, config: Config) -> Config {
         let config = self.config.take().unwrap_or(config);
@@ -242,7 +247,7 @@ where
     {
         let mut head = Vec::new();
         let mut chunk = [0u8; HEAD_READ];
-        let request = loop {
+        let (request, size) = loop {
             let n = io.read(&mut chunk).await?;
             if n == 0 {
                 return Err(Error::from(io::Error::new(
@@ -253,14 +258,15 @@ where
             head.extend_from_slice(&chunk[..n]);
             match protocol::parse_request(&head, config.get_options()) {
                 Ok(None) => continue,
-                Ok(Some((request, _))) => break request,
+                Ok(Some(parsed)) => break parsed,
                 Err(e) => return Err(refuse(io, e).await),
             }
         };
         // The core's rules first, so the hook only sees valid upgrades.
-        if let Err(e) = protocol::check_request(&request, config.get_options()) {
-            return Err(refuse(io, e).await);
-        }
+        let accepted = match protocol::check_request(&request, config.get_options()) {
+            Ok(accepted) => accepted,
+            Err(e) => return Err(refuse(io, e).await),
+        };
         let mut accept = match hook(&request) {
             Ok(accept) => accept,
             Err(refusal) => {
@@ -273,14 +279,23 @@ where
                 return Err(refused(status));
             }
         };
-        let config = accept.apply_to(config);
-        let mut driver = match Driver::server_from_bytes(&head, config.get_options().clone()) {
-            Ok(Some(driver)) => driver,
-            Ok(None) => unreachable!("the head was complete"),
-            Err(e) => return Err(refuse(io, e).await),
+        // The answer checked above holds unless the hook chose other options.
+        let (config, accepted) = match accept.changes_options() {
+            false => (config, accepted),
+            true => {
+                let config = accept.apply_to(config);
+                match protocol::check_request(&request, config.get_options()) {
+                    Ok(accepted) => (config, accepted),
+                    Err(e) => return Err(refuse(io, e).await),
+                }
+            }
         };
-        let handshake = driver.handshake_response().map(|r| r.headers().clone());
-        let extra = accept.headers_beside(&handshake.unwrap_or_default());
+        let options = config.get_options().clone();
+        let mut driver = Driver::parsed(accepted, options, &head[size..]);
+        let extra = match driver.handshake_response() {
+            Some(response) => accept.headers_beside(response.headers()),
+            None => HeaderMap::new(),
+        };
         if extra.is_empty() {
             driver.start(tokio::time::Instant::now().into_std());
         } else {

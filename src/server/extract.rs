@@ -138,7 +138,7 @@ impl WsUpgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let http_version = self.head.version();
-        let driver = match self
+        let mut driver = match self
             .settings
             .check_shutdown()
             .and_then(|()| self.head.driver(self.settings.options()))
@@ -150,7 +150,7 @@ impl WsUpgrade {
             Err(refusal) => return WsRejection::new(refusal, http_version).into_response(),
         };
         let response =
-            accept::accepted_response(&driver, Accept::default()).map(|()| Body::empty());
+            accept::accepted_response(&mut driver, Accept::default()).map(|()| Body::empty());
         accept::spawn_socket(
             self.on_upgrade,
             driver,

@@ -61,20 +61,27 @@ pub(crate) const HYBI_ORIGIN: HeaderName = SEC_ORIGIN;
 /// ones skipped, lines that are not visible ASCII skipped whole. The one reader
 /// of such lists.
 fn tokens(headers: &HeaderMap, name: impl AsHeaderName) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    headers.get_all(name).iter().flat_map(line_tokens)
+}
+
+/// The tokens of one line of a comma-separated header.
+fn line_tokens(line: &HeaderValue) -> impl Iterator<Item = &str> {
+    line.to_str()
+        .into_iter()
         .flat_map(|v| v.split(','))
         // A visible-ASCII value has no white space but spaces and tabs.
         .map(str::trim_ascii)
         .filter(|t| !t.is_empty())
 }
 
-/// Whether a comma-separated header (over all its lines) holds `token`, ignoring
-/// case and surrounding white space.
-pub(crate) fn has_token(headers: &HeaderMap, name: impl AsHeaderName, token: &str) -> bool {
-    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+/// Whether a comma-separated header (over all its lines) holds `token` (a
+/// word: no comma, no white space), ignoring case and surrounding white space.
+fn has_token(headers: &HeaderMap, name: impl AsHeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|line| {
+        // The usual line is the token alone, which needs no splitting.
+        line.as_bytes().eq_ignore_ascii_case(token.as_bytes())
+            || line_tokens(line).any(|t| t.eq_ignore_ascii_case(token))
+    })
 }
 
 /// Whether `Upgrade` lists `websocket`.
@@ -137,7 +144,7 @@ fn single(headers: &HeaderMap, name: impl AsHeaderName) -> Result<Option<&str>, 
     }
     first
         .to_str()
-        .map(|v| Some(v.trim()))
+        .map(|v| Some(v.trim_ascii()))
         .map_err(|_| malformed("a handshake header is not ASCII"))
 }
 
@@ -218,24 +225,22 @@ impl Accepted {
 /// A response head (without a body) as bytes, with `reason` as the phrase.
 pub(crate) fn response_head(res: &Response<()>, reason: &str) -> Vec<u8> {
     write_head(
-        format_args!("HTTP/1.1 {} {reason}", res.status().as_u16()),
+        &["HTTP/1.1 ", res.status().as_str(), " ", reason],
         res.headers(),
     )
 }
 
-/// An HTTP/1.1 head: the start line, each header with its name in title case
-/// (`Sec-WebSocket-Accept`, as the drafts' clients compare it), the blank line.
-/// The one writer of the heads the crate writes itself.
-pub(crate) fn write_head(start_line: std::fmt::Arguments<'_>, headers: &HeaderMap) -> Vec<u8> {
-    // Room for the start line (as long as a status line with a drafts' reason
-    // phrase) and the headers, written once.
-    let size = 48
-        + headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    std::io::Write::write_fmt(&mut out, start_line).expect("a Vec takes every write");
+/// An HTTP/1.1 head: the start line (the concatenation of `start_line`), each
+/// header with its name in title case (`Sec-WebSocket-Accept`, as the drafts'
+/// clients compare it), the blank line. The one writer of the heads the crate
+/// writes itself.
+pub(crate) fn write_head(start_line: &[&str], headers: &HeaderMap) -> Vec<u8> {
+    let start_len = start_line.iter().map(|s| s.len()).sum::<usize>();
+    let header_len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4);
+    let mut out = Vec::with_capacity(start_len + header_len.sum::<usize>() + 4);
+    for part in start_line {
+        out.extend_from_slice(part.as_bytes());
+    }
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         title_case(name.as_str(), &mut out);
@@ -258,10 +263,7 @@ pub(crate) fn response_bytes(res: &Response<impl AsRef<[u8]>>, reason: Option<&s
     if !status.is_informational() {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
-    let mut out = write_head(
-        format_args!("HTTP/1.1 {} {reason}", status.as_u16()),
-        &headers,
-    );
+    let mut out = write_head(&["HTTP/1.1 ", status.as_str(), " ", reason], &headers);
     out.extend_from_slice(body);
     out
 }
@@ -630,10 +632,8 @@ impl ClientHandshake {
 
     /// The request as bytes, header names in their conventional spelling.
     pub(crate) fn request_bytes(&self) -> Vec<u8> {
-        write_head(
-            format_args!("GET {} HTTP/1.1", self.request.uri()),
-            self.request.headers(),
-        )
+        let target = self.request.uri().to_string();
+        write_head(&["GET ", &target, " HTTP/1.1"], self.request.headers())
     }
 
     /// Checks the server's response; returns the chosen subprotocol and the
@@ -695,15 +695,15 @@ pub(crate) fn parse_response(
 
 /// Writes `sec-websocket-key` as `Sec-WebSocket-Key`.
 fn title_case(name: &str, out: &mut Vec<u8>) {
-    for (i, part) in name.split('-').enumerate() {
+    for (i, part) in name.as_bytes().split(|&b| b == b'-').enumerate() {
         if i > 0 {
             out.push(b'-');
         }
-        if part.eq_ignore_ascii_case("websocket") {
+        if part.eq_ignore_ascii_case(b"websocket") {
             out.extend_from_slice(b"WebSocket");
             continue;
         }
-        if let Some((first, rest)) = part.as_bytes().split_first() {
+        if let Some((first, rest)) = part.split_first() {
             out.push(first.to_ascii_uppercase());
             out.extend_from_slice(rest);
         }

@@ -228,10 +228,10 @@ where
     {
         // Boxed. A task is allocated at the size of its future's largest
         // state and keeps that size for life: inline, the handshake's state
-        // (the head being read, a 2 KiB read chunk, the config, the driver
-        // being built, the timeout's timer: about 6 KiB on a `TcpStream`) would
-        // size every task that awaits it, long after the handshake. Boxed, it
-        // is freed when the handshake ends and the task holds a pointer.
+        // (the config, the driver being built, the timeout's timer: KiBs on
+        // a `TcpStream`) would size every task that awaits it, long after the
+        // handshake. Boxed, it is freed when the handshake ends and the task
+        // holds a pointer.
         Box::pin(async move {
             let timeout = config.get_handshake_timeout();
             match tokio::time::timeout(timeout, Self::accept_inner(io, config, hook)).await {
@@ -246,16 +246,16 @@ where
         F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
     {
         let mut head = Vec::new();
-        let mut chunk = [0u8; HEAD_READ];
         let (request, size) = loop {
-            let n = io.read(&mut chunk).await?;
+            // Straight into the head's spare room: no chunk to zero and copy.
+            head.reserve(HEAD_READ);
+            let n = io.read_buf(&mut head).await?;
             if n == 0 {
                 return Err(Error::from(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the connection closed before the handshake request was complete",
                 )));
             }
-            head.extend_from_slice(&chunk[..n]);
             match protocol::parse_request(&head, config.get_options()) {
                 Ok(None) => continue,
                 Ok(Some(parsed)) => break parsed,

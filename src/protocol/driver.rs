@@ -319,7 +319,21 @@ impl Driver {
 
     /// A server driver for a request the handshake rules accepted with
     /// `options`.
-    pub(crate) fn accepted(mut accepted: Accepted, options: Options) -> Driver {
+    pub(crate) fn accepted(accepted: Accepted, options: Options) -> Driver {
+        let (mut driver, response) = Driver::answered(accepted, options);
+        // The one copy of the response: `start` writes its head from it.
+        driver.response = Some(Box::new(response));
+        driver
+    }
+
+    /// Like [`accepted`](Driver::accepted), for an HTTP stack that sends the
+    /// response: it is handed over rather than kept, so
+    /// [`handshake_response`](Driver::handshake_response) is `None`; start the
+    /// driver with [`start_without_head`](Driver::start_without_head).
+    pub(crate) fn answered(
+        mut accepted: Accepted,
+        options: Options,
+    ) -> (Driver, http::Response<()>) {
         let start = Start::Server {
             reason: accepted.reason,
             hixie76_keys: accepted.hixie76_keys,
@@ -327,9 +341,7 @@ impl Driver {
         let mut driver = Driver::new(Role::Server, accepted.version, options, start);
         driver.protocol = accepted.protocol.take();
         driver.enable_extensions(accepted.extensions);
-        // The one copy of the response: `start` writes its head from it.
-        driver.response = Some(Box::new(accepted.into_response()));
-        driver
+        (driver, accepted.into_response())
     }
 
     /// A server driver from the raw bytes of the connection so far, for servers
@@ -469,16 +481,6 @@ impl Driver {
     /// here; [`start`](Driver::start) writes them in their conventional spelling.
     pub fn handshake_response(&self) -> Option<&http::Response<()>> {
         self.response.as_deref()
-    }
-
-    /// Server: takes the handshake response out, for an HTTP stack that sends
-    /// it and never asks for it again (the server's layer and extractor, whose
-    /// driver is no one else's), so that it moves there instead of being copied.
-    pub(crate) fn take_handshake_response(&mut self) -> Option<http::Response<()>> {
-        match self.role {
-            Role::Server => self.response.take().map(|response| *response),
-            Role::Client => None,
-        }
     }
 
     /// Server, once started: drops the handshake response, which is written

@@ -45,7 +45,8 @@ fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     out
 }
 
-/// The drafts' header names that `http` has no constant for, parsed once.
+/// The drafts' header names, which `http` has no constants for, checked when
+/// compiled.
 const KEY1: HeaderName = HeaderName::from_static("sec-websocket-key1");
 const KEY2: HeaderName = HeaderName::from_static("sec-websocket-key2");
 const SEC_ORIGIN: HeaderName = HeaderName::from_static("sec-websocket-origin");
@@ -53,6 +54,11 @@ const SEC_LOCATION: HeaderName = HeaderName::from_static("sec-websocket-location
 const ORIGIN_75: HeaderName = HeaderName::from_static("websocket-origin");
 const LOCATION_75: HeaderName = HeaderName::from_static("websocket-location");
 const PROTOCOL_75: HeaderName = HeaderName::from_static("websocket-protocol");
+
+/// The fixed values of the responses, checked when compiled.
+const WEBSOCKET: HeaderValue = HeaderValue::from_static("websocket");
+const WEBSOCKET_DRAFTS: HeaderValue = HeaderValue::from_static("WebSocket");
+const UPGRADE: HeaderValue = HeaderValue::from_static("Upgrade");
 
 /// The hybi-07/08 name of `Origin`, which the server's origin policy reads too.
 pub(crate) const HYBI_ORIGIN: HeaderName = SEC_ORIGIN;
@@ -209,8 +215,8 @@ impl Accepted {
     }
 
     /// Adds a response header whose value is fixed (no allocation).
-    fn push_static(&mut self, name: HeaderName, value: &'static str) {
-        self.headers.append(name, HeaderValue::from_static(value));
+    fn push_static(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.append(name, value);
     }
 
     /// The response head for an HTTP stack to send.
@@ -314,8 +320,8 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
             let (extensions, answer) = extension::server_accept(headers, options);
             let count = 3 + usize::from(protocol.is_some()) + usize::from(answer.is_some());
             let mut out = Accepted::new(version, status, count);
-            out.push_static(header::UPGRADE, "websocket");
-            out.push_static(header::CONNECTION, "Upgrade");
+            out.push_static(header::UPGRADE, WEBSOCKET);
+            out.push_static(header::CONNECTION, UPGRADE);
             out.push(
                 header::SEC_WEBSOCKET_ACCEPT,
                 accept_key_bytes(key.as_bytes()),
@@ -353,8 +359,8 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
             let count = 3 + usize::from(origin.is_some()) + usize::from(protocol.is_some());
             let mut out = Accepted::new(version, status, count);
             out.hixie76_keys = hixie76_keys;
-            out.push_static(header::UPGRADE, "WebSocket");
-            out.push_static(header::CONNECTION, "Upgrade");
+            out.push_static(header::UPGRADE, WEBSOCKET_DRAFTS);
+            out.push_static(header::CONNECTION, UPGRADE);
             if let Some(origin) = origin {
                 out.push(origin_name, origin)?;
             }

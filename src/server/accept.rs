@@ -372,21 +372,23 @@ impl Head {
         .map_err(Refusal::Handshake)
     }
 
-    /// The core's driver for this request: the one driver built per request.
-    pub(crate) fn driver(&self, options: Options) -> Result<Driver, Refusal> {
-        if self.extended_connect {
-            Driver::server_extended_connect(&self.request, options)
-        } else {
-            Driver::server(&self.request, options)
-        }
-        .map_err(Refusal::Handshake)
+    /// The core's driver for this request, and the core's response that
+    /// accepts it, which hyper sends (the driver keeps no copy): the one
+    /// driver built per request.
+    pub(crate) fn driver(&self, options: Options) -> Result<(Driver, Response<()>), Refusal> {
+        let accepted = self.check(&options)?;
+        Ok(Driver::answered(accepted, options))
     }
 }
 
-/// The response head that accepts the handshake: 101 (with the drafts' reason
-/// phrase) or, over HTTP/2, 200; with the headers a per-request hook added.
-pub(crate) fn accepted_response(driver: &mut Driver, accept: Accept) -> Response<()> {
-    let mut res = driver.take_handshake_response().unwrap_or_default();
+/// The response head that accepts the handshake: the core's `response`, 101
+/// (with the drafts' reason phrase) or, over HTTP/2, 200; with the headers a
+/// per-request hook added.
+pub(crate) fn accepted_response(
+    driver: &Driver,
+    mut res: Response<()>,
+    accept: Accept,
+) -> Response<()> {
     let extra = accept.headers_beside(res.headers());
     res.headers_mut().extend(extra);
     if driver.version().is_draft() {

@@ -223,11 +223,11 @@ where
         // The hook sees only requests the core and the origin policy accept, and
         // its choices apply to this request only; without a hook, building the
         // driver is the check, on the parts themselves.
-        let (mut parts, settings, accept, mut driver) = match &self.hook {
+        let (mut parts, settings, accept, (driver, response)) = match &self.hook {
             None => {
                 let head = Head::from_parts(parts);
-                let driver = head.driver(self.settings.options()).map_err(refused)?;
-                (head.into_parts(), None, Accept::default(), driver)
+                let answer = head.driver(self.settings.options()).map_err(refused)?;
+                (head.into_parts(), None, Accept::default(), answer)
             }
             Some(hook) => {
                 // A copy: the core judges the request as it came, not as the
@@ -240,8 +240,8 @@ where
                 let mut accept = hook(&mut parts).map_err(|r| r.into_response().map(Full::new))?;
                 let mut own = Settings::clone(&self.settings);
                 own.apply(&mut accept);
-                let driver = head.driver(own.options()).map_err(refused)?;
-                (parts, Some(own), accept, driver)
+                let answer = head.driver(own.options()).map_err(refused)?;
+                (parts, Some(own), accept, answer)
             }
         };
         let settings = settings.as_ref().unwrap_or(&self.settings);
@@ -250,7 +250,8 @@ where
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()
             .ok_or_else(|| refused(Refusal::NotUpgradable))?;
-        let response = accept::accepted_response(&mut driver, accept).map(|()| Full::default());
+        let response =
+            accept::accepted_response(&driver, response, accept).map(|()| Full::default());
         let info = RequestInfo::from_parts(parts);
         let handler = self.handler.clone();
         accept::spawn_socket(

@@ -279,19 +279,22 @@ where
                 return Err(refused(status));
             }
         };
-        // The answer checked above holds unless the hook chose other options.
-        let (config, accepted) = match accept.changes_options() {
-            false => (config, accepted),
+        let (config, mut driver) = match accept.changes_options() {
+            // The answer checked above holds.
+            false => {
+                let options = config.get_options().clone();
+                (config, Driver::parsed(accepted, options, &head[size..]))
+            }
+            // The head is read again by the hook's options, size limit and all.
             true => {
                 let config = accept.apply_to(config);
-                match protocol::check_request(&request, config.get_options()) {
-                    Ok(accepted) => (config, accepted),
+                match Driver::server_from_bytes(&head, config.get_options().clone()) {
+                    Ok(Some(driver)) => (config, driver),
+                    Ok(None) => unreachable!("the head was complete"),
                     Err(e) => return Err(refuse(io, e).await),
                 }
             }
         };
-        let options = config.get_options().clone();
-        let mut driver = Driver::parsed(accepted, options, &head[size..]);
         let extra = match driver.handshake_response() {
             Some(response) => accept.headers_beside(response.headers()),
             None => HeaderMap::new(),

@@ -473,7 +473,8 @@ pub(crate) fn hixie76_answer((key1, key2): (u32, u32), key3: &[u8; 8]) -> [u8; 1
 
 /// Parses an HTTP/1.1 request head from the start of `buf`: `Ok(None)` while
 /// incomplete, otherwise the request and the size of its head. Bytes after the head
-/// (a hixie-76 body, early frames) belong to the connection.
+/// (a hixie-76 body, early frames) belong to the connection. The target and the
+/// header values share one copy of the head, not of `buf`.
 ///
 /// ```
 /// use websocket_protocol::protocol::{parse_request, Options};

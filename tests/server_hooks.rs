@@ -255,3 +255,37 @@ async fn the_extractor_has_axums_setters() {
         other => panic!("expected the 1009 close, got {other:?}"),
     }
 }
+
+/// The hook's config rules the head it was given too: a head over that config's
+/// size limit is refused with 431, as a head read by that config is.
+#[tokio::test]
+async fn the_raw_accept_hooks_config_limits_the_head_it_saw() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, mut client) = tokio::io::duplex(4096);
+    let small = Config::default()
+        .options(websocket_protocol::protocol::Options::default().max_handshake_size(64));
+    let accepting = WebSocket::accept_with(server, Config::default(), move |_| {
+        Ok(Accept::default().config(small))
+    });
+    let peer = async move {
+        client
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut res = String::new();
+        client.read_to_string(&mut res).await.unwrap();
+        res
+    };
+    let both = async { tokio::join!(accepting, peer) };
+    let (accepted, res) = tokio::time::timeout(std::time::Duration::from_secs(5), both)
+        .await
+        .expect("refused, not left open");
+    assert!(res.starts_with("HTTP/1.1 431 "), "{res}");
+    assert_eq!(
+        accepted.unwrap_err().status(),
+        Some(http::StatusCode::from_u16(431).unwrap())
+    );
+}

@@ -335,8 +335,23 @@ impl Driver {
         Ok(Driver::accepted(accepted, options))
     }
 
-    /// A server driver for a request the handshake rules accepted.
-    fn accepted(mut accepted: Accepted, options: Options) -> Driver {
+    /// A server driver for a request the handshake rules accepted with
+    /// `options`.
+    pub(crate) fn accepted(accepted: Accepted, options: Options) -> Driver {
+        let (mut driver, response) = Driver::answered(accepted, options);
+        // The one copy of the response: `start` writes its head from it.
+        driver.response = Some(Box::new(response));
+        driver
+    }
+
+    /// Like [`accepted`](Driver::accepted), for an HTTP stack that sends the
+    /// response: it is handed over rather than kept, so
+    /// [`handshake_response`](Driver::handshake_response) is `None`; start the
+    /// driver with [`start_without_head`](Driver::start_without_head).
+    pub(crate) fn answered(
+        mut accepted: Accepted,
+        options: Options,
+    ) -> (Driver, http::Response<()>) {
         let start = Start::Server {
             reason: accepted.reason,
             hixie76_keys: accepted.hixie76_keys,
@@ -344,9 +359,7 @@ impl Driver {
         let mut driver = Driver::new(Role::Server, accepted.version, options, start);
         driver.protocol = accepted.protocol.take();
         driver.enable_extensions(accepted.extensions);
-        // The one copy of the response: `start` writes its head from it.
-        driver.response = Some(Box::new(accepted.into_response()));
-        driver
+        (driver, accepted.into_response())
     }
 
     /// A server driver from the raw bytes of the connection so far, for servers
@@ -356,9 +369,17 @@ impl Driver {
         let Some((request, size)) = handshake::parse_request(buf, &options)? else {
             return Ok(None);
         };
-        let mut driver = Driver::server(&request, options)?;
-        driver.input.extend(&buf[size..], Room::Within(usize::MAX));
-        Ok(Some(driver))
+        let accepted = handshake::accept(&request, &options)?;
+        Ok(Some(Driver::parsed(accepted, options, &buf[size..])))
+    }
+
+    /// A server driver for a request read from the raw bytes of the
+    /// connection and accepted with `options`, and the bytes that came after
+    /// its head (a hixie-76 body, early frames), kept for the connection.
+    pub(crate) fn parsed(accepted: Accepted, options: Options, rest: &[u8]) -> Driver {
+        let mut driver = Driver::accepted(accepted, options);
+        driver.input.extend(rest, Room::Within(usize::MAX));
+        driver
     }
 
     /// A client driver for a `ws://` or `wss://` URL (RFC 6455, masking on;

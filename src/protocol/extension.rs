@@ -34,7 +34,7 @@ pub(crate) struct Negotiated {
 /// The header values of `Sec-WebSocket-Extensions`, over all its lines.
 fn values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
-        .get_all("sec-websocket-extensions")
+        .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
         .iter()
         .filter_map(|v| v.to_str().ok())
 }

@@ -8,8 +8,9 @@ use super::rng::Randomness;
 use super::version::Version;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use bytes::Bytes;
+use http::header::{self, AsHeaderName, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
 use sha1::{Digest, Sha1};
 
 /// The GUID RFC 6455 section 1.3 appends to the key.
@@ -30,35 +31,73 @@ fn bad_response(why: &'static str) -> Error {
 /// assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
+    String::from_utf8(accept_key_bytes(key).to_vec()).expect("base64 is ASCII")
+}
+
+/// [`accept_key`] on the stack: base64 of a SHA-1 is 28 bytes.
+fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(GUID.as_bytes());
-    BASE64.encode(sha.finalize())
+    let mut out = [0; 28];
+    let written = BASE64.encode_slice(sha.finalize(), &mut out);
+    debug_assert_eq!(written, Ok(28));
+    out
 }
 
-/// Whether a comma-separated header (over all its lines) holds `token`, ignoring
-/// case and surrounding white space.
-pub(crate) fn has_token(
-    headers: &HeaderMap,
-    name: impl http::header::AsHeaderName,
-    token: &str,
-) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+/// The drafts' header names, which `http` has no constants for, checked when
+/// compiled.
+const KEY1: HeaderName = HeaderName::from_static("sec-websocket-key1");
+const KEY2: HeaderName = HeaderName::from_static("sec-websocket-key2");
+const SEC_ORIGIN: HeaderName = HeaderName::from_static("sec-websocket-origin");
+const SEC_LOCATION: HeaderName = HeaderName::from_static("sec-websocket-location");
+const ORIGIN_75: HeaderName = HeaderName::from_static("websocket-origin");
+const LOCATION_75: HeaderName = HeaderName::from_static("websocket-location");
+const PROTOCOL_75: HeaderName = HeaderName::from_static("websocket-protocol");
+
+/// The fixed values of the responses, checked when compiled.
+const WEBSOCKET: HeaderValue = HeaderValue::from_static("websocket");
+const WEBSOCKET_DRAFTS: HeaderValue = HeaderValue::from_static("WebSocket");
+const UPGRADE: HeaderValue = HeaderValue::from_static("Upgrade");
+
+/// The hybi-07/08 name of `Origin`, which the server's origin policy reads too.
+pub(crate) const HYBI_ORIGIN: HeaderName = SEC_ORIGIN;
+
+/// The tokens of a comma-separated header, over all its lines: trimmed, empty
+/// ones skipped, lines that are not visible ASCII skipped whole. The one reader
+/// of such lists.
+fn tokens(headers: &HeaderMap, name: impl AsHeaderName) -> impl Iterator<Item = &str> {
+    headers.get_all(name).iter().flat_map(line_tokens)
+}
+
+/// The tokens of one line of a comma-separated header.
+fn line_tokens(line: &HeaderValue) -> impl Iterator<Item = &str> {
+    line.to_str()
+        .into_iter()
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+        // A visible-ASCII value has no white space but spaces and tabs.
+        .map(str::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether a comma-separated header (over all its lines) holds `token` (a
+/// word: no comma, no white space), ignoring case and surrounding white space.
+fn has_token(headers: &HeaderMap, name: impl AsHeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|line| {
+        // The usual line is the token alone, which needs no splitting.
+        line.as_bytes().eq_ignore_ascii_case(token.as_bytes())
+            || line_tokens(line).any(|t| t.eq_ignore_ascii_case(token))
+    })
 }
 
 /// Whether `Upgrade` lists `websocket`.
 fn upgrade_is_websocket(headers: &HeaderMap) -> bool {
-    has_token(headers, http::header::UPGRADE, "websocket")
+    has_token(headers, header::UPGRADE, "websocket")
 }
 
 /// Whether `Connection` lists `upgrade`, as an HTTP/1.1 upgrade needs.
 fn connection_is_upgrade(headers: &HeaderMap) -> bool {
-    has_token(headers, http::header::CONNECTION, "upgrade")
+    has_token(headers, header::CONNECTION, "upgrade")
 }
 
 /// Whether a request is a WebSocket upgrade: an HTTP/1.1 GET that asks for a
@@ -95,21 +134,13 @@ pub(crate) fn is_extended_connect(method: &Method, protocol: Option<&str>) -> bo
 }
 
 /// The comma-separated values of a header, over all its lines, trimmed.
-fn list(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
+fn list(headers: &HeaderMap, name: impl AsHeaderName) -> Vec<String> {
+    tokens(headers, name).map(str::to_owned).collect()
 }
 
 /// The only value of a header; `Ok(None)` when absent, an error when repeated or
 /// not visible ASCII.
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
+fn single(headers: &HeaderMap, name: impl AsHeaderName) -> Result<Option<&str>, Error> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -119,7 +150,7 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
     }
     first
         .to_str()
-        .map(|v| Some(v.trim()))
+        .map(|v| Some(v.trim_ascii()))
         .map_err(|_| malformed("a handshake header is not ASCII"))
 }
 
@@ -128,7 +159,7 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
 /// (websocket-driver's rule).
 fn select_version(req: &Request<()>) -> Result<Version, Error> {
     let headers = req.headers();
-    if let Some(v) = single(headers, "sec-websocket-version")? {
+    if let Some(v) = single(headers, header::SEC_WEBSOCKET_VERSION)? {
         return match v {
             "7" => Ok(Version::Hybi7),
             "8" => Ok(Version::Hybi8),
@@ -136,7 +167,7 @@ fn select_version(req: &Request<()>) -> Result<Version, Error> {
             _ => Err(Error::new(ErrorKind::UnsupportedVersion)),
         };
     }
-    if headers.contains_key("sec-websocket-key1") && headers.contains_key("sec-websocket-key2") {
+    if headers.contains_key(KEY1) && headers.contains_key(KEY2) {
         Ok(Version::Hixie76)
     } else {
         Ok(Version::Hixie75)
@@ -159,13 +190,16 @@ pub(crate) struct Accepted {
 }
 
 impl Accepted {
-    fn new(version: Version, protocol: Option<String>, status: StatusCode) -> Self {
+    /// An answer of `headers` headers, in a map of their size: grown one
+    /// header at a time, it would have room for twice as many, and the driver
+    /// keeps it until the socket opens.
+    fn new(version: Version, status: StatusCode, headers: usize) -> Self {
         Accepted {
             version,
-            protocol,
+            protocol: None,
             status,
             reason: reason_phrase(version),
-            headers: HeaderMap::new(),
+            headers: HeaderMap::with_capacity(headers),
             hixie76_keys: None,
             extensions: Negotiated::default(),
         }
@@ -173,37 +207,23 @@ impl Accepted {
 
     /// Adds a response header; a value that cannot be a header (an origin or
     /// host echoed from the request) refuses the request.
-    fn push(&mut self, name: &'static str, value: &str) -> Result<(), Error> {
-        let value = HeaderValue::from_str(value)
+    fn push(&mut self, name: HeaderName, value: impl AsRef<[u8]>) -> Result<(), Error> {
+        let value = HeaderValue::from_bytes(value.as_ref())
             .map_err(|_| malformed("a header value cannot be echoed"))?;
-        self.headers.append(HeaderName::from_static(name), value);
+        self.headers.append(name, value);
         Ok(())
     }
 
-    /// Adds a response header whose value is fixed (no allocation: the driver
-    /// keeps the response for the connection's life).
-    fn push_static(&mut self, name: &'static str, value: &'static str) {
-        self.headers.append(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+    /// Adds a response header whose value is fixed (no allocation).
+    fn push_static(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.append(name, value);
     }
 
-    /// The response head for an HTTP stack to send, its headers in a map of
-    /// their size: grown one header at a time, it would have room for twice
-    /// as many, and the driver keeps it for the connection's life.
+    /// The response head for an HTTP stack to send.
     pub fn into_response(self) -> Response<()> {
-        let mut headers = HeaderMap::with_capacity(self.headers.len());
-        let mut name = None;
-        for (n, value) in self.headers {
-            name = n.or(name);
-            if let Some(name) = &name {
-                headers.append(name.clone(), value);
-            }
-        }
         let mut res = Response::new(());
         *res.status_mut() = self.status;
-        *res.headers_mut() = headers;
+        *res.headers_mut() = self.headers;
         res
     }
 }
@@ -211,18 +231,25 @@ impl Accepted {
 /// A response head (without a body) as bytes, with `reason` as the phrase.
 pub(crate) fn response_head(res: &Response<()>, reason: &str) -> Vec<u8> {
     write_head(
-        format_args!("HTTP/1.1 {} {reason}", res.status().as_u16()),
+        &["HTTP/1.1 ", res.status().as_str(), " ", reason],
         res.headers(),
     )
 }
 
-/// An HTTP/1.1 head: the start line, each header with its name in title case
-/// (`Sec-WebSocket-Accept`, as the drafts' clients compare it), the blank line.
-/// The one writer of the heads the crate writes itself.
-pub(crate) fn write_head(start_line: std::fmt::Arguments<'_>, headers: &HeaderMap) -> Vec<u8> {
-    let mut out = format!("{start_line}\r\n").into_bytes();
+/// An HTTP/1.1 head: the start line (the concatenation of `start_line`), each
+/// header with its name in title case (`Sec-WebSocket-Accept`, as the drafts'
+/// clients compare it), the blank line. The one writer of the heads the crate
+/// writes itself.
+pub(crate) fn write_head(start_line: &[&str], headers: &HeaderMap) -> Vec<u8> {
+    let start_len = start_line.iter().map(|s| s.len()).sum::<usize>();
+    let header_len = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4);
+    let mut out = Vec::with_capacity(start_len + header_len.sum::<usize>() + 4);
+    for part in start_line {
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
-        out.extend_from_slice(title_case(name.as_str()).as_bytes());
+        title_case(name.as_str(), &mut out);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -242,10 +269,7 @@ pub(crate) fn response_bytes(res: &Response<impl AsRef<[u8]>>, reason: Option<&s
     if !status.is_informational() {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
-    let mut out = write_head(
-        format_args!("HTTP/1.1 {} {reason}", status.as_u16()),
-        &headers,
-    );
+    let mut out = write_head(&["HTTP/1.1 ", status.as_str(), " ", reason], &headers);
     out.extend_from_slice(body);
     out
 }
@@ -282,63 +306,72 @@ pub(crate) fn accept(req: &Request<()>, options: &Options) -> Result<Accepted, E
         return Err(Error::new(ErrorKind::DraftsNotAllowed(version)));
     }
     let protocol = negotiate(headers, version, &options.protocols).map(str::to_owned);
-    let mut out = Accepted::new(version, protocol.clone(), StatusCode::SWITCHING_PROTOCOLS);
+    let status = StatusCode::SWITCHING_PROTOCOLS;
     match version {
         Version::Hybi7 | Version::Hybi8 | Version::Hybi13 => {
-            let key = single(headers, "sec-websocket-key")?
+            let key = single(headers, header::SEC_WEBSOCKET_KEY)?
                 .ok_or_else(|| malformed("missing Sec-WebSocket-Key"))?;
-            match BASE64.decode(key) {
-                Ok(raw) if raw.len() == 16 => {}
-                _ => return Err(malformed("Sec-WebSocket-Key is not base64 of 16 bytes")),
-            }
-            out.push_static("upgrade", "websocket");
-            out.push_static("connection", "Upgrade");
-            out.push("sec-websocket-accept", &accept_key(key.as_bytes()))?;
-            if let Some(p) = &protocol {
-                out.push("sec-websocket-protocol", p)?;
+            // Base64 of 16 bytes is 24 characters, padding included: decoded
+            // on the stack, with room for the engine's estimate of 18.
+            let mut raw = [0; 18];
+            if key.len() != 24 || BASE64.decode_slice(key, &mut raw) != Ok(16) {
+                return Err(malformed("Sec-WebSocket-Key is not base64 of 16 bytes"));
             }
             let (extensions, answer) = extension::server_accept(headers, options);
-            if let Some(answer) = answer {
-                out.push("sec-websocket-extensions", &answer)?;
+            let count = 3 + usize::from(protocol.is_some()) + usize::from(answer.is_some());
+            let mut out = Accepted::new(version, status, count);
+            out.push_static(header::UPGRADE, WEBSOCKET);
+            out.push_static(header::CONNECTION, UPGRADE);
+            out.push(
+                header::SEC_WEBSOCKET_ACCEPT,
+                accept_key_bytes(key.as_bytes()),
+            )?;
+            if let Some(p) = &protocol {
+                out.push(header::SEC_WEBSOCKET_PROTOCOL, p)?;
             }
+            if let Some(answer) = answer {
+                out.push(header::SEC_WEBSOCKET_EXTENSIONS, answer)?;
+            }
+            out.protocol = protocol;
             out.extensions = extensions;
+            Ok(out)
         }
         Version::Hixie76 | Version::Hixie75 => {
             let hixie76 = version == Version::Hixie76;
-            if hixie76 {
-                let key1 = single(headers, "sec-websocket-key1")?.unwrap_or_default();
-                let key2 = single(headers, "sec-websocket-key2")?.unwrap_or_default();
-                out.hixie76_keys = Some((hixie76_key_number(key1)?, hixie76_key_number(key2)?));
-            }
-            let host = single(headers, "host")?.ok_or_else(|| malformed("missing Host"))?;
+            let hixie76_keys = match hixie76 {
+                true => {
+                    let key1 = single(headers, KEY1)?.unwrap_or_default();
+                    let key2 = single(headers, KEY2)?.unwrap_or_default();
+                    Some((hixie76_key_number(key1)?, hixie76_key_number(key2)?))
+                }
+                false => None,
+            };
+            let host = single(headers, header::HOST)?.ok_or_else(|| malformed("missing Host"))?;
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
             let scheme = if options.secure { "wss" } else { "ws" };
             // hixie-76 names its headers `Sec-WebSocket-*`, hixie-75 `WebSocket-*`.
             let (origin_name, location_name, protocol_name) = if hixie76 {
-                (
-                    "sec-websocket-origin",
-                    "sec-websocket-location",
-                    "sec-websocket-protocol",
-                )
+                (SEC_ORIGIN, SEC_LOCATION, header::SEC_WEBSOCKET_PROTOCOL)
             } else {
-                (
-                    "websocket-origin",
-                    "websocket-location",
-                    "websocket-protocol",
-                )
+                (ORIGIN_75, LOCATION_75, PROTOCOL_75)
             };
-            out.push_static("upgrade", "WebSocket");
-            out.push_static("connection", "Upgrade");
-            if let Some(origin) = single(headers, "origin")? {
+            let origin = single(headers, header::ORIGIN)?;
+            let count = 3 + usize::from(origin.is_some()) + usize::from(protocol.is_some());
+            let mut out = Accepted::new(version, status, count);
+            out.hixie76_keys = hixie76_keys;
+            out.push_static(header::UPGRADE, WEBSOCKET_DRAFTS);
+            out.push_static(header::CONNECTION, UPGRADE);
+            if let Some(origin) = origin {
                 out.push(origin_name, origin)?;
             }
-            out.push(location_name, &format!("{scheme}://{host}{path}"))?;
+            out.push(location_name, format!("{scheme}://{host}{path}"))?;
             if let Some(p) = &protocol {
                 out.push(protocol_name, p)?;
             }
+            out.protocol = protocol;
+            Ok(out)
         }
     }
-    Ok(out)
 }
 
 /// Validates an HTTP/2 extended CONNECT (RFC 8441) and builds its `200` response.
@@ -352,22 +385,24 @@ pub(crate) fn accept_extended_connect(
     if req.method() != Method::CONNECT {
         return Err(Error::new(ErrorKind::MethodNotAllowed));
     }
-    match single(req.headers(), "sec-websocket-version")? {
+    match single(req.headers(), header::SEC_WEBSOCKET_VERSION)? {
         Some("13") => {}
         Some(_) => return Err(Error::new(ErrorKind::UnsupportedVersion)),
         None => return Err(malformed("missing Sec-WebSocket-Version")),
     }
     let protocol = negotiate(req.headers(), Version::Hybi13, &options.protocols).map(str::to_owned);
-    let mut out = Accepted::new(Version::Hybi13, protocol.clone(), StatusCode::OK);
-    out.reason = "OK";
-    if let Some(p) = &protocol {
-        out.push("sec-websocket-protocol", p)?;
-    }
     // RFC 8441 keeps the extension negotiation of RFC 6455.
     let (extensions, answer) = extension::server_accept(req.headers(), options);
-    if let Some(answer) = answer {
-        out.push("sec-websocket-extensions", &answer)?;
+    let count = usize::from(protocol.is_some()) + usize::from(answer.is_some());
+    let mut out = Accepted::new(Version::Hybi13, StatusCode::OK, count);
+    out.reason = "OK";
+    if let Some(p) = &protocol {
+        out.push(header::SEC_WEBSOCKET_PROTOCOL, p)?;
     }
+    if let Some(answer) = answer {
+        out.push(header::SEC_WEBSOCKET_EXTENSIONS, answer)?;
+    }
+    out.protocol = protocol;
     out.extensions = extensions;
     Ok(out)
 }
@@ -375,12 +410,15 @@ pub(crate) fn accept_extended_connect(
 /// The subprotocols a client offers, in its order of preference (hixie-75 names
 /// the header `WebSocket-Protocol`).
 pub(crate) fn requested_protocols(headers: &HeaderMap, version: Version) -> Vec<String> {
-    let name = if version == Version::Hixie75 {
-        "websocket-protocol"
-    } else {
-        "sec-websocket-protocol"
-    };
-    list(headers, name)
+    list(headers, protocols_header(version))
+}
+
+/// The header a client offers its subprotocols in.
+fn protocols_header(version: Version) -> HeaderName {
+    match version {
+        Version::Hixie75 => PROTOCOL_75,
+        _ => header::SEC_WEBSOCKET_PROTOCOL,
+    }
 }
 
 /// The first protocol in the client's list that the server supports.
@@ -389,8 +427,10 @@ pub(crate) fn negotiate<'a>(
     version: Version,
     supported: &'a [String],
 ) -> Option<&'a str> {
-    requested_protocols(headers, version)
-        .iter()
+    if supported.is_empty() {
+        return None;
+    }
+    tokens(headers, protocols_header(version))
         .find_map(|offered| supported.iter().find(|s| *s == offered))
         .map(String::as_str)
 }
@@ -433,7 +473,8 @@ pub(crate) fn hixie76_answer((key1, key2): (u32, u32), key3: &[u8; 8]) -> [u8; 1
 
 /// Parses an HTTP/1.1 request head from the start of `buf`: `Ok(None)` while
 /// incomplete, otherwise the request and the size of its head. Bytes after the head
-/// (a hixie-76 body, early frames) belong to the connection.
+/// (a hixie-76 body, early frames) belong to the connection. The target and the
+/// header values share one copy of the head, not of `buf`.
 ///
 /// ```
 /// use websocket_protocol::protocol::{parse_request, Options};
@@ -460,28 +501,46 @@ pub fn parse_request(buf: &[u8], options: &Options) -> Result<Option<(Request<()
     if size > options.max_handshake_size {
         return Err(Error::new(ErrorKind::RequestTooLarge));
     }
-    let mut req = Request::builder()
-        .method(parsed.method.unwrap_or("GET"))
-        .uri(parsed.path.unwrap_or("/"));
+    // One copy of the head for the target and the values to point into, not
+    // an allocation each.
+    let head = Bytes::copy_from_slice(&buf[..size]);
+    let shared = |part: &[u8]| head.slice(offset_in(buf, part));
+    let invalid = || malformed("invalid method or target");
+    let mut req = Request::new(());
+    let method = parsed.method.unwrap_or("GET");
+    *req.method_mut() = Method::from_bytes(method.as_bytes()).map_err(|_| invalid())?;
+    *req.uri_mut() = match parsed.path {
+        Some(path) => Uri::from_maybe_shared(shared(path.as_bytes())).map_err(|_| invalid())?,
+        None => Uri::from_static("/"),
+    };
     if parsed.version == Some(0) {
-        req = req.version(http::Version::HTTP_10);
+        *req.version_mut() = http::Version::HTTP_10;
     }
-    let mut req = req
-        .body(())
-        .map_err(|_| malformed("invalid method or target"))?;
-    copy_headers(parsed.headers, req.headers_mut())?;
+    *req.headers_mut() = copy_headers(parsed.headers, |value| {
+        HeaderValue::from_maybe_shared(shared(value))
+    })?;
     Ok(Some((req, size)))
 }
 
-fn copy_headers(from: &[httparse::Header<'_>], to: &mut HeaderMap) -> Result<(), Error> {
+/// Where `part`, a slice of `buf`, lies in it.
+fn offset_in(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// The parsed headers in a map of their number, each value made by `value`.
+fn copy_headers(
+    from: &[httparse::Header<'_>],
+    value: impl Fn(&[u8]) -> Result<HeaderValue, http::header::InvalidHeaderValue>,
+) -> Result<HeaderMap, Error> {
+    let mut to = HeaderMap::with_capacity(from.len());
     for h in from {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| malformed("invalid header name"))?;
-        let value =
-            HeaderValue::from_bytes(h.value).map_err(|_| malformed("invalid header value"))?;
+        let value = value(h.value).map_err(|_| malformed("invalid header value"))?;
         to.append(name, value);
     }
-    Ok(())
+    Ok(to)
 }
 
 /// The client's side: the request it sends and what it expects back.
@@ -580,10 +639,8 @@ impl ClientHandshake {
 
     /// The request as bytes, header names in their conventional spelling.
     pub(crate) fn request_bytes(&self) -> Vec<u8> {
-        write_head(
-            format_args!("GET {} HTTP/1.1", self.request.uri()),
-            self.request.headers(),
-        )
+        let target = self.request.uri().to_string();
+        write_head(&["GET ", &target, " HTTP/1.1"], self.request.headers())
     }
 
     /// Checks the server's response; returns the chosen subprotocol and the
@@ -637,28 +694,27 @@ pub(crate) fn parse_response(
     let mut res = Response::new(());
     *res.status_mut() = StatusCode::from_u16(parsed.code.unwrap_or(0))
         .map_err(|_| bad_response("invalid status code"))?;
-    copy_headers(parsed.headers, res.headers_mut()).map_err(|_| bad_response("invalid header"))?;
+    // Values of their own: a client keeps the response for the connection's life.
+    *res.headers_mut() = copy_headers(parsed.headers, HeaderValue::from_bytes)
+        .map_err(|_| bad_response("invalid header"))?;
     Ok(Some((res, size)))
 }
 
-/// `sec-websocket-key` -> `Sec-WebSocket-Key`.
-pub(crate) fn title_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for (i, part) in name.split('-').enumerate() {
+/// Writes `sec-websocket-key` as `Sec-WebSocket-Key`.
+fn title_case(name: &str, out: &mut Vec<u8>) {
+    for (i, part) in name.as_bytes().split(|&b| b == b'-').enumerate() {
         if i > 0 {
-            out.push('-');
+            out.push(b'-');
         }
-        if part.eq_ignore_ascii_case("websocket") {
-            out.push_str("WebSocket");
+        if part.eq_ignore_ascii_case(b"websocket") {
+            out.extend_from_slice(b"WebSocket");
             continue;
         }
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
+        if let Some((first, rest)) = part.split_first() {
             out.push(first.to_ascii_uppercase());
-            out.push_str(chars.as_str());
+            out.extend_from_slice(rest);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -730,10 +786,12 @@ mod tests {
 
     #[test]
     fn title_case_spells_websocket_headers() {
-        assert_eq!(
-            title_case("sec-websocket-protocol"),
-            "Sec-WebSocket-Protocol"
-        );
-        assert_eq!(title_case("authorization"), "Authorization");
+        let spelled = |name| {
+            let mut out = Vec::new();
+            title_case(name, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(spelled("sec-websocket-protocol"), "Sec-WebSocket-Protocol");
+        assert_eq!(spelled("authorization"), "Authorization");
     }
 }

@@ -45,6 +45,7 @@ pub use event::{Chunk, Event, Message, MessageKind, Transmit};
 pub(crate) use handshake::{
     accept as check_request, accept_extended_connect as check_extended_connect,
     is_extended_connect, is_upgrade_request, response_bytes, wants_websocket, Accepted,
+    HYBI_ORIGIN,
 };
 pub use handshake::{accept_key, parse_request};
 #[cfg(feature = "axum")]

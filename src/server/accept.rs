@@ -125,9 +125,12 @@ impl fmt::Debug for OriginPolicy {
 
 impl OriginPolicy {
     fn allows(&self, headers: &HeaderMap) -> bool {
+        if let OriginPolicy::Any = self {
+            return true;
+        }
         let origin = headers
             .get(header::ORIGIN)
-            .or_else(|| headers.get("sec-websocket-origin"))
+            .or_else(|| headers.get(protocol::HYBI_ORIGIN))
             .map(|v| v.to_str().ok());
         match self {
             OriginPolicy::Any => true,
@@ -195,7 +198,10 @@ impl Settings {
 
     /// The socket's config, with the options the driver was built with.
     pub(crate) fn socket_config(&self) -> Config {
-        self.config.clone().options(self.options())
+        match (&self.protocols, self.allow_drafts) {
+            (None, None) => self.config.clone(),
+            _ => self.config.clone().options(self.options()),
+        }
     }
 
     /// What a per-request [`Accept`] changes for this request.
@@ -303,8 +309,8 @@ macro_rules! settings_methods {
 }
 pub(crate) use settings_methods;
 
-/// What the core reads of an upgrade request: its head without extensions, and
-/// whether it is an extended CONNECT (whose `:protocol` lives in the extensions).
+/// What the core reads of an upgrade request: its head, and whether it is an
+/// extended CONNECT (whose `:protocol` lives in the extensions).
 #[derive(Debug, Clone)]
 pub(crate) struct Head {
     request: Request<()>,
@@ -312,6 +318,24 @@ pub(crate) struct Head {
 }
 
 impl Head {
+    /// The request's head itself, extensions and all, to give back with
+    /// [`into_parts`](Head::into_parts) once the core has read it.
+    pub(crate) fn from_parts(parts: Parts) -> Head {
+        Head {
+            extended_connect: protocol::is_extended_connect(
+                &parts.method,
+                pseudo_protocol(&parts.extensions),
+            ),
+            request: Request::from_parts(parts, ()),
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> Parts {
+        self.request.into_parts().0
+    }
+
+    /// A copy of the request's head without its extensions, for a caller
+    /// that keeps the parts.
     pub(crate) fn of(parts: &Parts) -> Head {
         let mut request = Request::new(());
         *request.method_mut() = parts.method.clone();
@@ -348,25 +372,23 @@ impl Head {
         .map_err(Refusal::Handshake)
     }
 
-    /// The core's driver for this request: the one driver built per request.
-    pub(crate) fn driver(&self, options: Options) -> Result<Driver, Refusal> {
-        if self.extended_connect {
-            Driver::server_extended_connect(&self.request, options)
-        } else {
-            Driver::server(&self.request, options)
-        }
-        .map_err(Refusal::Handshake)
+    /// The core's driver for this request, and the core's response that
+    /// accepts it, which hyper sends (the driver keeps no copy): the one
+    /// driver built per request.
+    pub(crate) fn driver(&self, options: Options) -> Result<(Driver, Response<()>), Refusal> {
+        let accepted = self.check(&options)?;
+        Ok(Driver::answered(accepted, options))
     }
 }
 
-/// The response head that accepts the handshake: 101 (with the drafts' reason
-/// phrase) or, over HTTP/2, 200; with the headers a per-request hook added.
-pub(crate) fn accepted_response(driver: &Driver, accept: Accept) -> Response<()> {
-    let mut res = Response::new(());
-    if let Some(head) = driver.handshake_response() {
-        *res.status_mut() = head.status();
-        *res.headers_mut() = head.headers().clone();
-    }
+/// The response head that accepts the handshake: the core's `response`, 101
+/// (with the drafts' reason phrase) or, over HTTP/2, 200; with the headers a
+/// per-request hook added.
+pub(crate) fn accepted_response(
+    driver: &Driver,
+    mut res: Response<()>,
+    accept: Accept,
+) -> Response<()> {
     let extra = accept.headers_beside(res.headers());
     res.headers_mut().extend(extra);
     if driver.version().is_draft() {

@@ -138,19 +138,19 @@ impl WsUpgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let http_version = self.head.version();
-        let driver = match self
+        let (driver, response) = match self
             .settings
             .check_shutdown()
             .and_then(|()| self.head.driver(self.settings.options()))
-            .and_then(|driver| {
+            .and_then(|answer| {
                 self.settings.check_origin(self.head.headers())?;
-                Ok(driver)
+                Ok(answer)
             }) {
-            Ok(driver) => driver,
+            Ok(answer) => answer,
             Err(refusal) => return WsRejection::new(refusal, http_version).into_response(),
         };
         let response =
-            accept::accepted_response(&driver, Accept::default()).map(|()| Body::empty());
+            accept::accepted_response(&driver, response, Accept::default()).map(|()| Body::empty());
         accept::spawn_socket(
             self.on_upgrade,
             driver,

@@ -189,12 +189,12 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         if !accept::wants_websocket(&parts) {
             let future = self.inner.call(Request::from_parts(parts, body));
             return ResponseFuture::inner(future);
         }
-        ResponseFuture::ready(self.upgrade(&mut parts))
+        ResponseFuture::ready(self.upgrade(parts))
     }
 }
 
@@ -204,7 +204,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     /// Answers an upgrade request and, when it is accepted, spawns its handler.
-    fn upgrade(&self, parts: &mut Parts) -> Response<Full<Bytes>> {
+    fn upgrade(&self, parts: Parts) -> Response<Full<Bytes>> {
         match self.try_upgrade(parts) {
             Ok(response) | Err(response) => response,
         }
@@ -215,38 +215,44 @@ where
     #[allow(clippy::result_large_err)]
     fn try_upgrade(
         &self,
-        parts: &mut Parts,
+        mut parts: Parts,
     ) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
         let version = parts.version;
         let refused = |refusal: Refusal| refusal.response(version).map(Full::from);
-        let head = Head::of(parts);
         self.settings.check_shutdown().map_err(refused)?;
         // The hook sees only requests the core and the origin policy accept, and
         // its choices apply to this request only; without a hook, building the
-        // driver is the check.
-        let (settings, accept) = match &self.hook {
-            None => (None, Accept::default()),
+        // driver is the check, on the parts themselves.
+        let (mut parts, settings, accept, (driver, response)) = match &self.hook {
+            None => {
+                let head = Head::from_parts(parts);
+                let answer = head.driver(self.settings.options()).map_err(refused)?;
+                (head.into_parts(), None, Accept::default(), answer)
+            }
             Some(hook) => {
+                // A copy: the core judges the request as it came, not as the
+                // hook leaves it.
+                let head = Head::of(&parts);
                 head.check(&self.settings.options()).map_err(refused)?;
                 self.settings
                     .check_origin(&parts.headers)
                     .map_err(refused)?;
-                let mut accept = hook(parts).map_err(|r| r.into_response().map(Full::new))?;
+                let mut accept = hook(&mut parts).map_err(|r| r.into_response().map(Full::new))?;
                 let mut own = Settings::clone(&self.settings);
                 own.apply(&mut accept);
-                (Some(own), accept)
+                let answer = head.driver(own.options()).map_err(refused)?;
+                (parts, Some(own), accept, answer)
             }
         };
         let settings = settings.as_ref().unwrap_or(&self.settings);
-        let driver = head.driver(settings.options()).map_err(refused)?;
         settings.check_origin(&parts.headers).map_err(refused)?;
         let on_upgrade = parts
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()
             .ok_or_else(|| refused(Refusal::NotUpgradable))?;
-        let response = accept::accepted_response(&driver, accept).map(|()| Full::default());
-        let info =
-            RequestInfo::from_parts(std::mem::replace(parts, Request::new(()).into_parts().0));
+        let response =
+            accept::accepted_response(&driver, response, accept).map(|()| Full::default());
+        let info = RequestInfo::from_parts(parts);
         let handler = self.handler.clone();
         accept::spawn_socket(
             on_upgrade,

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, HeaderValue, Method, Uri, Version};
+use std::borrow::Cow;
 
 /// The upgrade request, minus its body: method, URI, HTTP version, headers and
 /// extensions (axum's `MatchedPath`, a `ConnectInfo`, whatever earlier layers
@@ -37,13 +38,13 @@ impl std::fmt::Debug for RequestInfo {
 }
 
 impl RequestInfo {
-    pub(crate) fn from_parts(parts: http::request::Parts) -> Self {
-        let (uri, headers) = detach(&parts.uri, parts.headers);
+    pub(crate) fn from_parts(mut parts: http::request::Parts) -> Self {
+        detach(&mut parts.uri, &mut parts.headers);
         RequestInfo(Box::new(Head {
             method: parts.method,
-            uri,
+            uri: parts.uri,
             version: parts.version,
-            headers,
+            headers: parts.headers,
             // The table hyper's upgrade handle was in, if nothing else is.
             extensions: match parts.extensions.is_empty() {
                 true => Extensions::new(),
@@ -83,33 +84,37 @@ impl RequestInfo {
     }
 }
 
-/// The URI and headers with their bytes in one buffer of their own, no longer
-/// slices of hyper's read buffer. Header names are hyper's own allocations
-/// (or static), and move as they are.
-fn detach(uri: &Uri, headers: HeaderMap) -> (Uri, HeaderMap) {
-    let uri_text = uri.to_string();
-    let mut all =
-        Vec::with_capacity(uri_text.len() + headers.iter().map(|(_, v)| v.len()).sum::<usize>());
+/// Points the URI and the header values into one buffer of their own, no
+/// longer slices of hyper's read buffer. The map itself and the header names
+/// are hyper's own allocations (or static), and stay as they are.
+fn detach(uri: &mut Uri, headers: &mut HeaderMap) {
+    // The usual target is a path and query, whose text is at hand; any other
+    // form is written out.
+    let uri_text = match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+        (None, None, Some(target)) => Cow::Borrowed(target.as_str()),
+        _ => Cow::Owned(uri.to_string()),
+    };
+    let uri_len = uri_text.len();
+    let mut all = Vec::with_capacity(uri_len + headers.values().map(|v| v.len()).sum::<usize>());
     all.extend_from_slice(uri_text.as_bytes());
+    drop(uri_text);
     for value in headers.values() {
         all.extend_from_slice(value.as_bytes());
     }
     let all = Bytes::from(all);
-    let uri = Uri::from_maybe_shared(all.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
-    let mut detached = HeaderMap::with_capacity(headers.len());
-    let mut at = uri_text.len();
-    let mut name = None;
-    for (n, value) in headers {
-        name = n.or(name);
+    // The bytes are those of a valid URI and valid values.
+    if let Ok(copy) = Uri::from_maybe_shared(all.slice(..uri_len)) {
+        *uri = copy;
+    }
+    let mut at = uri_len;
+    for value in headers.values_mut() {
         let bytes = all.slice(at..at + value.len());
         at += value.len();
-        let Some(name) = &name else { continue };
-        // The bytes are those of a valid value.
-        let mut copy = HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
-        copy.set_sensitive(value.is_sensitive());
-        detached.append(name.clone(), copy);
+        if let Ok(mut copy) = HeaderValue::from_maybe_shared(bytes) {
+            copy.set_sensitive(value.is_sensitive());
+            *value = copy;
+        }
     }
-    (uri, detached)
 }
 
 #[cfg(test)]

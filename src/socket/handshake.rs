@@ -61,6 +61,11 @@ impl Accept {
         self
     }
 
+    /// Whether [`apply_to`](Accept::apply_to) changes the options.
+    pub(crate) fn changes_options(&self) -> bool {
+        self.config.is_some() || self.protocols.is_some()
+    }
+
     /// The config to accept with, from the configured one.
     pub(crate) fn apply_to(&mut self, config: Config) -> Config {
         let config = self.config.take().unwrap_or(config);
@@ -223,10 +228,10 @@ where
     {
         // Boxed. A task is allocated at the size of its future's largest
         // state and keeps that size for life: inline, the handshake's state
-        // (the head being read, a 2 KiB read chunk, the config, the driver
-        // being built, the timeout's timer: about 6 KiB on a `TcpStream`) would
-        // size every task that awaits it, long after the handshake. Boxed, it
-        // is freed when the handshake ends and the task holds a pointer.
+        // (the config, the driver being built, the timeout's timer: KiBs on
+        // a `TcpStream`) would size every task that awaits it, long after the
+        // handshake. Boxed, it is freed when the handshake ends and the task
+        // holds a pointer.
         Box::pin(async move {
             let timeout = config.get_handshake_timeout();
             match tokio::time::timeout(timeout, Self::accept_inner(io, config, hook)).await {
@@ -241,26 +246,27 @@ where
         F: FnOnce(&Request<()>) -> Result<Accept, Refuse>,
     {
         let mut head = Vec::new();
-        let mut chunk = [0u8; HEAD_READ];
-        let request = loop {
-            let n = io.read(&mut chunk).await?;
+        let (request, size) = loop {
+            // Straight into the head's spare room: no chunk to zero and copy.
+            head.reserve(HEAD_READ);
+            let n = io.read_buf(&mut head).await?;
             if n == 0 {
                 return Err(Error::from(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the connection closed before the handshake request was complete",
                 )));
             }
-            head.extend_from_slice(&chunk[..n]);
             match protocol::parse_request(&head, config.get_options()) {
                 Ok(None) => continue,
-                Ok(Some((request, _))) => break request,
+                Ok(Some(parsed)) => break parsed,
                 Err(e) => return Err(refuse(io, e).await),
             }
         };
         // The core's rules first, so the hook only sees valid upgrades.
-        if let Err(e) = protocol::check_request(&request, config.get_options()) {
-            return Err(refuse(io, e).await);
-        }
+        let accepted = match protocol::check_request(&request, config.get_options()) {
+            Ok(accepted) => accepted,
+            Err(e) => return Err(refuse(io, e).await),
+        };
         let mut accept = match hook(&request) {
             Ok(accept) => accept,
             Err(refusal) => {
@@ -273,14 +279,26 @@ where
                 return Err(refused(status));
             }
         };
-        let config = accept.apply_to(config);
-        let mut driver = match Driver::server_from_bytes(&head, config.get_options().clone()) {
-            Ok(Some(driver)) => driver,
-            Ok(None) => unreachable!("the head was complete"),
-            Err(e) => return Err(refuse(io, e).await),
+        let (config, mut driver) = match accept.changes_options() {
+            // The answer checked above holds.
+            false => {
+                let options = config.get_options().clone();
+                (config, Driver::parsed(accepted, options, &head[size..]))
+            }
+            // The head is read again by the hook's options, size limit and all.
+            true => {
+                let config = accept.apply_to(config);
+                match Driver::server_from_bytes(&head, config.get_options().clone()) {
+                    Ok(Some(driver)) => (config, driver),
+                    Ok(None) => unreachable!("the head was complete"),
+                    Err(e) => return Err(refuse(io, e).await),
+                }
+            }
         };
-        let handshake = driver.handshake_response().map(|r| r.headers().clone());
-        let extra = accept.headers_beside(&handshake.unwrap_or_default());
+        let extra = match driver.handshake_response() {
+            Some(response) => accept.headers_beside(response.headers()),
+            None => HeaderMap::new(),
+        };
         if extra.is_empty() {
             driver.start(tokio::time::Instant::now().into_std());
         } else {

@@ -17,19 +17,71 @@ use std::task::{Wake, Waker};
 pub(crate) struct WakerSet {
     // Its own lock, never the socket's: a transport may call `wake` from inside
     // `poll_read`, while the socket's lock is held.
-    wakers: Mutex<Vec<Waker>>,
+    wakers: Mutex<Wakers>,
+}
+
+/// The wakers of a set: the first in place, as most sockets have one task (and
+/// an idle one keeps its waker here), so that it costs no allocation; any
+/// others in a list.
+#[derive(Debug, Default)]
+struct Wakers {
+    first: Option<Waker>,
+    others: Vec<Waker>,
+}
+
+impl Wakers {
+    fn contains(&self, waker: &Waker) -> bool {
+        self.iter().any(|w| w.will_wake(waker))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Waker> {
+        self.first.iter().chain(&self.others)
+    }
+
+    fn push(&mut self, waker: Waker) {
+        match self.first {
+            None => self.first = Some(waker),
+            Some(_) => self.others.push(waker),
+        }
+    }
+
+    /// Takes `waker` out, if it is here.
+    fn remove(&mut self, waker: &Waker) -> Option<Waker> {
+        if self.first.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            return self.first.take();
+        }
+        let i = self.others.iter().position(|w| w.will_wake(waker))?;
+        Some(self.others.swap_remove(i))
+    }
+
+    /// Takes every waker out; the list keeps its room when it is empty.
+    fn take(&mut self) -> Wakers {
+        Wakers {
+            first: self.first.take(),
+            others: match self.others.is_empty() {
+                true => Vec::new(),
+                false => std::mem::take(&mut self.others),
+            },
+        }
+    }
+
+    fn wake(self) {
+        self.first
+            .into_iter()
+            .chain(self.others)
+            .for_each(Waker::wake);
+    }
 }
 
 impl WakerSet {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Wakers> {
+        self.wakers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Adds `waker` unless it is already there.
     pub(crate) fn register(&self, waker: &Waker) {
-        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            // Room for one: most sockets have one task, and an idle one keeps
-            // its waker here (a `Vec` would otherwise start with four).
-            if wakers.capacity() == 0 {
-                wakers.reserve_exact(1);
-            }
+        let mut wakers = self.lock();
+        if !wakers.contains(waker) {
             wakers.push(waker.clone());
         }
     }
@@ -38,37 +90,23 @@ impl WakerSet {
     /// will see the change itself.
     pub(crate) fn wake_others(&self, me: &Waker) {
         let woken = {
-            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-            if wakers.is_empty() || (wakers.len() == 1 && wakers[0].will_wake(me)) {
+            let mut wakers = self.lock();
+            if wakers.iter().all(|w| w.will_wake(me)) {
                 return;
             }
-            let mut all = std::mem::take(&mut *wakers);
-            if let Some(i) = all.iter().position(|w| w.will_wake(me)) {
-                wakers.push(all.swap_remove(i));
+            let mut all = wakers.take();
+            if let Some(me) = all.remove(me) {
+                wakers.push(me);
             }
             all
         };
-        woken.into_iter().for_each(Waker::wake);
+        woken.wake();
     }
 
     /// Wakes every registered task.
     pub(crate) fn wake_all(&self) {
-        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        match wakers.len() {
-            0 => {}
-            // The common case (one task): the vector keeps its allocation, which
-            // the task's next `register` fills again.
-            1 => {
-                let waker = wakers.pop().expect("one");
-                drop(wakers);
-                waker.wake();
-            }
-            _ => {
-                let woken = std::mem::take(&mut *wakers);
-                drop(wakers);
-                woken.into_iter().for_each(Waker::wake);
-            }
-        }
+        let woken = self.lock().take();
+        woken.wake();
     }
 }
 

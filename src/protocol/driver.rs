@@ -809,12 +809,11 @@ impl Driver {
         }
     }
 
-    /// Gives back the input buffer, whatever its size, if it holds no bytes.
+    /// Gives back the (empty) input buffer, whatever its size.
     fn release_input(&mut self) {
-        if self.input.is_empty() {
-            self.input.release();
-            self.input_size = InputSize::Small;
-        }
+        debug_assert!(self.input.is_empty());
+        self.input.release();
+        self.input_size = InputSize::Small;
     }
 
     /// Whether bytes from the transport still matter.

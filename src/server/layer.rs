@@ -4,6 +4,7 @@
 use super::accept::{self, Failures, Head, Refusal, Settings};
 use super::request::RequestInfo;
 use super::ServerSocket;
+use crate::protocol::Driver;
 use crate::socket::{Accept, Refuse};
 use bytes::Bytes;
 use http::request::Parts;
@@ -233,14 +234,22 @@ where
                 // A copy: the core judges the request as it came, not as the
                 // hook leaves it.
                 let head = Head::of(&parts);
-                head.check(&self.settings.options()).map_err(refused)?;
+                let options = self.settings.options();
+                let accepted = head.check(&options).map_err(refused)?;
                 self.settings
                     .check_origin(&parts.headers)
                     .map_err(refused)?;
                 let mut accept = hook(&mut parts).map_err(|r| r.into_response().map(Full::new))?;
                 let mut own = Settings::clone(&self.settings);
+                let changed = accept.changes_options();
                 own.apply(&mut accept);
-                let answer = head.driver(own.options()).map_err(refused)?;
+                let answer = if changed {
+                    // Judged again by the hook's options.
+                    head.driver(own.options()).map_err(refused)?
+                } else {
+                    // The answer checked above holds.
+                    Driver::answered(accepted, options)
+                };
                 (parts, Some(own), accept, answer)
             }
         };
